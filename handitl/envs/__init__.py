@@ -1,0 +1,15 @@
+"""Environments: the bimanual env, its tasks and the Gymnasium registry."""
+
+from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode
+from handitl.envs.bimanual_env import BimanualEnv, EnvConfig
+from handitl.envs.errors import ActionError, ConfigError, PhysicsError, RegistryError
+from handitl.envs.registry import env_ids, make_env, register_task, registered_tasks
+from handitl.envs.tasks.reach import Reach
+
+register_task("Reach", Reach, max_episode_steps=250)
+
+__all__ = [
+    "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",
+    "EnvConfig", "PhysicsError", "RegistryError", "env_ids", "make_env", "register_task",
+    "registered_tasks",
+]  # fmt: skip

@@ -1,0 +1,152 @@
+"""The env's flat action vector: its layout, bounds, validation and decoding.
+
+Layout, for each side in the order (left, right):
+
+* ``ActionMode.EE_POSE``: ``[pos(3), rotvec(3), hand(n)]``
+* ``ActionMode.EE_POSE_TWIST``: ``[pos(3), rotvec(3), twist(6), hand(n)]``
+* ``ActionMode.JOINT``: ``[arm_q(7), hand(n)]``
+
+``pos`` is the palm-frame (wrist) position target in the world frame, m; ``rotvec``
+its orientation target as a world-frame rotation vector (axis * angle, rad); ``twist``
+a feed-forward spatial velocity of the palm frame (linear m/s, then angular rad/s,
+world frame); ``hand`` the hand joint targets, rad, in the hand description's joint
+order; ``arm_q`` the arm joint targets, rad. ``n`` is the hand's joint count (21 for
+the procedural hand).
+
+Values outside the Box are clipped to it (documented behaviour: ``info["action_clipped"]``
+says when); a wrong shape, NaN or inf raises :class:`ActionError`, so no NaN reaches
+MuJoCo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+
+import numpy as np
+from gymnasium import spaces
+
+from handitl.assets import fr3_constants as fr3c
+from handitl.assets.hand_description import Side
+from handitl.envs.errors import ActionError
+from handitl.envs.robot import RobotBindings
+from handitl.envs.rotations import quat_from_rotvec
+
+
+class ActionMode(str, enum.Enum):
+    EE_POSE = "ee_pose"
+    EE_POSE_TWIST = "ee_pose_twist"
+    JOINT = "joint"
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionBounds:
+    """Bounds of the end-effector part of actions (world frame)."""
+
+    position_low: tuple[float, float, float] = (-0.2, -0.8, -0.05)
+    """m; the table top is at z = 0."""
+    position_high: tuple[float, float, float] = (1.0, 0.8, 0.9)
+    max_linear_velocity: float = 1.0
+    """m/s, feed-forward twist."""
+    max_angular_velocity: float = math.pi
+    """rad/s, feed-forward twist."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SideCommand:
+    """One side's decoded command. Unused parts are None."""
+
+    pos: np.ndarray | None = None
+    quat: np.ndarray | None = None
+    twist: np.ndarray | None = None
+    arm_q: np.ndarray | None = None
+    hand_q: np.ndarray | None = None
+
+
+class ActionLayout:
+    """Named slices of the flat action vector, and its Box."""
+
+    def __init__(self, mode: ActionMode, robot: RobotBindings,
+                 bounds: ActionBounds | None = None) -> None:  # fmt: skip
+        self.mode = ActionMode(mode)
+        bounds = bounds or ActionBounds()
+        self._slices: dict[str, slice] = {}
+        low: list[np.ndarray] = []
+        high: list[np.ndarray] = []
+        offset = 0
+
+        def add(name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+            nonlocal offset
+            self._slices[name] = slice(offset, offset + len(lo))
+            offset += len(lo)
+            low.append(np.asarray(lo, dtype=np.float64))
+            high.append(np.asarray(hi, dtype=np.float64))
+
+        for side in Side:
+            if self.mode is ActionMode.JOINT:
+                add(f"{side.value}/arm_q", fr3c.JOINT_LOWER, fr3c.JOINT_UPPER)
+            else:
+                add(f"{side.value}/pos", np.array(bounds.position_low),
+                    np.array(bounds.position_high))  # fmt: skip
+                add(f"{side.value}/rotvec", np.full(3, -math.pi), np.full(3, math.pi))
+                if self.mode is ActionMode.EE_POSE_TWIST:
+                    v, w = bounds.max_linear_velocity, bounds.max_angular_velocity
+                    lim = np.array([v, v, v, w, w, w])
+                    add(f"{side.value}/twist", -lim, lim)
+            hand = robot.hands[side]
+            add(f"{side.value}/hand", hand.q_lower, hand.q_upper)
+        self.size = offset
+        self.space = spaces.Box(np.concatenate(low).astype(np.float32),
+                                np.concatenate(high).astype(np.float32), dtype=np.float32)  # fmt: skip
+        self._low = self.space.low.astype(np.float64)
+        self._high = self.space.high.astype(np.float64)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Slice names in vector order, e.g. ``"left/pos"``, ``"right/hand"``."""
+        return tuple(self._slices)
+
+    def slice(self, name: str) -> slice:
+        """The slice of the named part; raises KeyError naming the valid parts."""
+        try:
+            return self._slices[name]
+        except KeyError:
+            raise KeyError(f"no action part {name!r}; parts: {', '.join(self._slices)}") from None
+
+    def validate(self, action: object) -> tuple[np.ndarray, bool]:
+        """Checked float64 copy of ``action`` clipped to the Box, and whether it clipped."""
+        try:
+            arr = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ActionError(f"action is not numeric: {exc}") from None
+        if arr.shape != (self.size,):
+            raise ActionError(
+                f"action has shape {arr.shape}, expected ({self.size},) for mode "
+                f"{self.mode.value!r} (parts: {', '.join(self._slices)})"
+            )
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            parts = sorted({n for n, s in self._slices.items() if bad[s].any()})
+            raise ActionError(f"action has NaN/inf in {', '.join(parts)} "
+                              f"(indices {np.flatnonzero(bad).tolist()})")  # fmt: skip
+        clipped = np.clip(arr, self._low, self._high)
+        return clipped, bool((clipped != arr).any())
+
+    def decode(self, action: np.ndarray) -> dict[Side, SideCommand]:
+        """Split a validated action into per-side commands."""
+        commands: dict[Side, SideCommand] = {}
+        for side in Side:
+            hand_q = action[self._slices[f"{side.value}/hand"]]
+            if self.mode is ActionMode.JOINT:
+                commands[side] = SideCommand(arm_q=action[self._slices[f"{side.value}/arm_q"]],
+                                             hand_q=hand_q)  # fmt: skip
+                continue
+            twist_slice = self._slices.get(f"{side.value}/twist")
+            commands[side] = SideCommand(
+                pos=action[self._slices[f"{side.value}/pos"]],
+                quat=quat_from_rotvec(action[self._slices[f"{side.value}/rotvec"]]),
+                twist=None if twist_slice is None else action[twist_slice],
+                hand_q=hand_q,
+            )
+        return commands

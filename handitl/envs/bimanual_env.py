@@ -1,0 +1,296 @@
+"""``BimanualEnv``: two FR3 arms with hands at a table, one pluggable task.
+
+Physics runs at ``physics_dt`` (500 Hz), control at ``control_dt`` (50 Hz). Each
+control step decodes the action (see :mod:`handitl.envs.actions` for its layout),
+turns arm pose targets into joint targets by differential IK, sets the servo targets,
+steps the physics, and asks the task for reward terms and sub-goal stages.
+
+Observations (a Dict; arrays are float64, side axis first in the order left, right):
+
+* ``arm_qpos``, ``arm_qvel``: (2, 7) arm joint angles (rad) and velocities (rad/s);
+* ``palm_pos`` (2, 3), ``palm_quat`` (2, 4): palm frame (the end effector) in the
+  world frame, m and (w, x, y, z) with w >= 0;
+* ``hand_qpos``, ``hand_qvel``: (2, n) hand joint angles and velocities;
+* ``fingertip_pos``: (2, f, 3) fingertip contact points, world frame, m;
+* ``task_state``: the task's vector (see the task's docstring);
+* ``images`` (only if ``EnvConfig.image_cameras`` names cameras): uint8 (H, W, 3) each.
+
+State-only use never creates a renderer, so it needs no GL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from handitl.assets.hand_description import Side
+from handitl.assets.hands import hand_builder
+from handitl.assets.scene import SceneConfig, build_scene
+from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode, SideCommand
+from handitl.envs.controllers import DifferentialIK, IKConfig, joint_space_targets
+from handitl.envs.errors import ConfigError, PhysicsError
+from handitl.envs.robot import RobotBindings
+from handitl.envs.rotations import quat_from_mat, rotvec_from_quat
+from handitl.envs.tasks.base import Task, TaskStatus
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Settings of :class:`BimanualEnv` (units: s, m, rad, pixels)."""
+
+    physics_dt: float = 0.002
+    """Physics step (500 Hz)."""
+    control_dt: float = 0.02
+    """Control period (50 Hz, the paper's 20 ms VR tick); a multiple of physics_dt."""
+    action_mode: ActionMode = ActionMode.EE_POSE
+    """Arm action: palm pose targets, pose + feed-forward twist, or joint targets."""
+    hand: str = "procedural21"
+    """Registered hand name (:func:`handitl.assets.hands.hand_names`)."""
+    scene: SceneConfig = SceneConfig()
+    """Workcell layout."""
+    ik: IKConfig = IKConfig()
+    """Arm differential-IK settings."""
+    action_bounds: ActionBounds = ActionBounds()
+    """Bounds of the end-effector action parts."""
+    image_cameras: tuple[str, ...] = ()
+    """Cameras whose images are added to observations (none: state only, no GL)."""
+    image_size: tuple[int, int] = (224, 224)
+    """(height, width) of observation images."""
+    render_camera: str = "third"
+    """Camera used by ``render()``."""
+    render_size: tuple[int, int] = (480, 640)
+    """(height, width) of ``render()`` frames."""
+    reset_joint_noise: float = 0.0
+    """Uniform noise (+-rad) added to the arms' home pose at reset."""
+    terminate_on_success: bool = True
+    """End the episode when the task reports success (failure always ends it)."""
+
+
+class BimanualEnv(gym.Env):
+    """Two arms with hands and one task; see the module docstring for the spaces."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(self, task: Task, config: EnvConfig | None = None,
+                 render_mode: str | None = None) -> None:  # fmt: skip
+        self.config = config or EnvConfig()
+        self._check_config(render_mode)
+        self.task = task
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.config.control_dt)}
+        spec, self.scene = build_scene(hand_builder(self.config.hand), self.config.scene)
+        spec.option.timestep = self.config.physics_dt
+        task.build(spec, self.scene)
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.robot = RobotBindings.bind(self.model, self.scene)
+        task.bind(self.model, self.robot)
+        self.layout = ActionLayout(self.config.action_mode, self.robot, self.config.action_bounds)
+        self.action_space = self.layout.space
+        self.observation_space = self._observation_space()
+        self._substeps = round(self.config.control_dt / self.config.physics_dt)
+        self._ik = {s: DifferentialIK(self.model, self.robot.arms[s], self.robot.hands[s].palm_site,
+                                      self.config.control_dt, self.config.ik) for s in Side}  # fmt: skip
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._bad_qacc_warnings = 0
+
+    # --- gymnasium API -------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        super().reset(seed=seed)
+        mujoco.mj_resetData(self.model, self.data)
+        noise = self.config.reset_joint_noise
+        for side in Side:
+            arm, hand = self.robot.arms[side], self.robot.hands[side]
+            q = arm.home_qpos + self.np_random.uniform(-noise, noise, size=7)
+            q = np.clip(q, arm.q_lower, arm.q_upper)
+            self.data.qpos[arm.qpos_idx] = q
+            self.data.ctrl[arm.actuator_ids] = q
+            q_hand = np.clip(0.0, hand.q_lower, hand.q_upper)
+            self.data.qpos[hand.qpos_idx] = q_hand
+            self.data.ctrl[hand.actuator_ids] = q_hand
+        self.task.reset(self.model, self.data, self.np_random)
+        mujoco.mj_forward(self.model, self.data)
+        self._bad_qacc_warnings = self._bad_qacc_count()
+        status = self.task.evaluate(self.model, self.data)
+        return self._observation(), self._info({}, status, clipped=False)
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        action, clipped = self.layout.validate(action)
+        self._apply_commands(self.layout.decode(action))
+        mujoco.mj_step(self.model, self.data, nstep=self._substeps)
+        self._sync_kinematics()
+        self.task.after_step(self.model, self.data)
+        terms = self.task.reward(self.model, self.data)
+        status = self.task.evaluate(self.model, self.data)
+        terminated = status.failure or (self.config.terminate_on_success and status.success)
+        reward = float(sum(terms.values()))
+        return self._observation(), reward, terminated, False, self._info(terms, status, clipped)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        height, width = self.config.render_size
+        return self.render_camera(self.config.render_camera, height, width)
+
+    def close(self) -> None:
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+
+    # --- helpers for controllers, experts and wrappers -------------------------------------
+
+    @property
+    def control_dt(self) -> float:
+        return self.config.control_dt
+
+    def palm_pose(self, side: Side) -> tuple[np.ndarray, np.ndarray]:
+        """(position m, quaternion w,x,y,z) of a palm frame in the world frame."""
+        site = self.robot.hands[side].palm_site
+        return self.data.site_xpos[site].copy(), quat_from_mat(self.data.site_xmat[site])
+
+    def hold_action(self) -> np.ndarray:
+        """An action that keeps both arms and hands where they are now."""
+        action = np.zeros(self.layout.size)
+        for side in Side:
+            arm, hand = self.robot.arms[side], self.robot.hands[side]
+            if self.layout.mode is ActionMode.JOINT:
+                action[self.layout.slice(f"{side.value}/arm_q")] = self.data.qpos[arm.qpos_idx]
+            else:
+                pos, quat = self.palm_pose(side)
+                action[self.layout.slice(f"{side.value}/pos")] = pos
+                action[self.layout.slice(f"{side.value}/rotvec")] = rotvec_from_quat(quat)
+            action[self.layout.slice(f"{side.value}/hand")] = self.data.qpos[hand.qpos_idx]
+        return np.clip(action, self.action_space.low, self.action_space.high)
+
+    def render_camera(self, camera: str, height: int, width: int) -> np.ndarray:
+        """An RGB frame (height, width, 3) from a named camera; creates a renderer lazily."""
+        if camera not in self.camera_names:
+            raise ValueError(f"no camera {camera!r}; cameras: {', '.join(self.camera_names)}")
+        key = (height, width)
+        if key not in self._renderers:
+            self._renderers[key] = mujoco.Renderer(self.model, height=height, width=width)
+        renderer = self._renderers[key]
+        renderer.update_scene(self.data, camera=camera)
+        return renderer.render()
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return tuple(self.model.camera(i).name for i in range(self.model.ncam))
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _check_config(self, render_mode: str | None) -> None:
+        c = self.config
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ConfigError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
+        if c.physics_dt <= 0 or c.control_dt <= 0:
+            raise ConfigError(f"time steps must be positive: physics_dt={c.physics_dt}, "
+                              f"control_dt={c.control_dt}")  # fmt: skip
+        ratio = c.control_dt / c.physics_dt
+        if ratio < 1 or not math.isclose(ratio, round(ratio), rel_tol=0, abs_tol=1e-9):
+            raise ConfigError(f"control_dt={c.control_dt} must be a whole multiple of "
+                              f"physics_dt={c.physics_dt}")  # fmt: skip
+
+    def _apply_commands(self, commands: dict[Side, SideCommand]) -> None:
+        for side, command in commands.items():
+            arm, hand = self.robot.arms[side], self.robot.hands[side]
+            if command.arm_q is not None:
+                q = self.data.qpos[arm.qpos_idx]
+                q_target = joint_space_targets(arm, q, command.arm_q, self.config.control_dt,
+                                               self.config.ik.velocity_scale)  # fmt: skip
+            else:
+                assert command.pos is not None and command.quat is not None
+                q_target = self._ik[side].joint_targets(self.data, command.pos, command.quat,
+                                                        command.twist)  # fmt: skip
+            self.data.ctrl[arm.actuator_ids] = q_target
+            self.data.ctrl[hand.actuator_ids] = command.hand_q
+
+    def _bad_qacc_count(self) -> int:
+        return int(self.data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number)
+
+    def _sync_kinematics(self) -> None:
+        """Bring poses up to the stepped qpos (mj_step leaves them one substep behind) and
+        fail loudly if MuJoCo had to reset a diverged state."""
+        count = self._bad_qacc_count()
+        if count != self._bad_qacc_warnings or not np.isfinite(self.data.qpos).all():
+            self._bad_qacc_warnings = count
+            raise PhysicsError(
+                f"simulation diverged at t={self.data.time:.3f} s (MuJoCo bad-acceleration "
+                "warning); the state was reset by MuJoCo, so call env.reset()"
+            )
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)
+
+    def _observation_space(self) -> spaces.Dict:
+        def box(shape: tuple[int, ...], low: float | np.ndarray = -np.inf,
+                high: float | np.ndarray = np.inf) -> spaces.Box:  # fmt: skip
+            return spaces.Box(np.broadcast_to(low, shape).astype(np.float64),
+                              np.broadcast_to(high, shape).astype(np.float64), dtype=np.float64)  # fmt: skip
+
+        arms = [self.robot.arms[s] for s in Side]
+        hands = [self.robot.hands[s] for s in Side]
+        n_hand = hands[0].num_joints
+        n_tips = hands[0].num_fingertips
+        obs: dict[str, spaces.Space] = {
+            "arm_qpos": box((2, 7), np.stack([a.q_lower for a in arms]),
+                            np.stack([a.q_upper for a in arms])),  # fmt: skip
+            "arm_qvel": box((2, 7)),
+            "palm_pos": box((2, 3)),
+            "palm_quat": box((2, 4), -1.0, 1.0),
+            "hand_qpos": box((2, n_hand)),
+            "hand_qvel": box((2, n_hand)),
+            "fingertip_pos": box((2, n_tips, 3)),
+            "task_state": box((self.task.state_size,)),
+        }
+        if self.config.image_cameras:
+            unknown = set(self.config.image_cameras) - set(self.camera_names)
+            if unknown:
+                raise ConfigError(f"image_cameras {sorted(unknown)} not in the scene's cameras "
+                                  f"{self.camera_names}")  # fmt: skip
+            h, w = self.config.image_size
+            obs["images"] = spaces.Dict({
+                cam: spaces.Box(0, 255, (h, w, 3), dtype=np.uint8)
+                for cam in self.config.image_cameras
+            })  # fmt: skip
+        return spaces.Dict(obs)
+
+    def _observation(self) -> dict[str, Any]:
+        d = self.data
+        arms = [self.robot.arms[s] for s in Side]
+        hands = [self.robot.hands[s] for s in Side]
+        quats = np.stack([quat_from_mat(d.site_xmat[h.palm_site]) for h in hands])
+        quats *= np.where(quats[:, :1] < 0, -1.0, 1.0)  # one of the two covers: w >= 0
+        obs: dict[str, Any] = {
+            "arm_qpos": np.stack([d.qpos[a.qpos_idx] for a in arms]),
+            "arm_qvel": np.stack([d.qvel[a.dof_idx] for a in arms]),
+            "palm_pos": np.stack([d.site_xpos[h.palm_site] for h in hands]),
+            "palm_quat": quats,
+            "hand_qpos": np.stack([d.qpos[h.qpos_idx] for h in hands]),
+            "hand_qvel": np.stack([d.qvel[h.dof_idx] for h in hands]),
+            "fingertip_pos": np.stack([d.site_xpos[h.fingertip_sites] for h in hands]),
+            "task_state": np.asarray(self.task.state(self.model, d), dtype=np.float64),
+        }
+        if self.config.image_cameras:
+            h, w = self.config.image_size
+            obs["images"] = {cam: self.render_camera(cam, h, w) for cam in self.config.image_cameras}
+        return obs
+
+    def _info(self, terms: dict[str, float], status: TaskStatus, clipped: bool) -> dict[str, Any]:
+        return {
+            "reward_terms": dict(terms),
+            "stages": dict(status.stages),
+            "score": status.score,
+            "success": status.success,
+            "failure": status.failure,
+            "action_clipped": clipped,
+            "time": float(self.data.time),
+        }
+

@@ -1,0 +1,110 @@
+"""``HandITL/Reach-v0``: bring both palms to goal points above the table and hold.
+
+A simple task that exercises the whole stack (arms, hands, IK, rewards) until the
+manipulation tasks land.
+
+* Action: any :class:`~handitl.envs.actions.ActionMode`.
+* Task state (6): left goal xyz, right goal xyz (world frame, m).
+* Reward terms: ``reach_left``, ``reach_right`` in [0, 1] (dm_control tolerance of the
+  palm-goal distance: 1 within ``tolerance``, long-tail decay over ``margin``), and
+  ``hands_open`` in [0, 0.1] for keeping the fingers relaxed.
+* Stages: ``left_reached``, ``right_reached``, ``held`` (both within tolerance for
+  ``hold_steps`` consecutive control steps). Success = ``held``.
+* Version history: v0, first release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+from dm_control.utils import rewards
+
+from handitl.assets.hand_description import Side
+from handitl.assets.scene import SceneDescription
+from handitl.envs.robot import RobotBindings
+from handitl.envs.tasks.base import Task, TaskStatus
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachConfig:
+    """Goal sampling and scoring (world frame, m)."""
+
+    goal_low: tuple[float, float, float] = (0.35, 0.12, 0.15)
+    """Lower corner of the right goal box; the left box is its mirror image (y negated)."""
+    goal_high: tuple[float, float, float] = (0.6, 0.4, 0.4)
+    tolerance: float = 0.02
+    """Palm-goal distance counted as reached."""
+    margin: float = 0.3
+    """Distance over which the reach reward decays to 0.1."""
+    hold_steps: int = 10
+    """Consecutive control steps with both palms within tolerance for success."""
+
+
+class Reach(Task):
+    name = "Reach"
+
+    def __init__(self, config: ReachConfig | None = None) -> None:
+        self.config = config or ReachConfig()
+        self._goal_sites: dict[Side, int] = {}
+        self._robot: RobotBindings | None = None
+        self._held = 0
+
+    def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
+        for side in Side:
+            goal = spec.worldbody.add_body(name=f"reach_goal_{side.value}", mocap=True)
+            goal.add_site(name=f"reach_goal_{side.value}", size=[0.015, 0, 0],
+                          rgba=[0.1, 0.8, 0.2, 0.5], group=2)  # fmt: skip
+
+    def bind(self, model: mujoco.MjModel, robot: RobotBindings) -> None:
+        self._robot = robot
+        self._goal_sites = {s: model.site(f"reach_goal_{s.value}").id for s in Side}
+        self._goal_mocap = {s: model.body(f"reach_goal_{s.value}").mocapid[0] for s in Side}
+
+    def reset(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
+        lo, hi = np.array(self.config.goal_low), np.array(self.config.goal_high)
+        data.mocap_pos[self._goal_mocap[Side.RIGHT]] = rng.uniform(lo, hi) * [1.0, -1.0, 1.0]
+        data.mocap_pos[self._goal_mocap[Side.LEFT]] = rng.uniform(lo, hi)
+        self._held = 0
+
+    @property
+    def state_size(self) -> int:
+        return 6
+
+    def goals(self, data: mujoco.MjData) -> dict[Side, np.ndarray]:
+        return {s: data.site_xpos[i].copy() for s, i in self._goal_sites.items()}
+
+    def state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+        return np.concatenate([data.site_xpos[self._goal_sites[s]] for s in Side])
+
+    def _distances(self, data: mujoco.MjData) -> dict[Side, float]:
+        assert self._robot is not None, "bind() must run before the task is used"
+        return {
+            s: float(np.linalg.norm(data.site_xpos[self._robot.hands[s].palm_site]
+                                    - data.site_xpos[self._goal_sites[s]]))  # fmt: skip
+            for s in Side
+        }
+
+    def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
+        assert self._robot is not None, "bind() must run before the task is used"
+        terms = {
+            f"reach_{s.value}": float(rewards.tolerance(d, bounds=(0.0, self.config.tolerance),
+                                                        margin=self.config.margin,
+                                                        sigmoid="long_tail"))  # fmt: skip
+            for s, d in self._distances(data).items()
+        }
+        flex = np.mean([np.abs(data.qpos[h.qpos_idx]).mean() for h in self._robot.hands.values()])
+        terms["hands_open"] = 0.1 * float(rewards.tolerance(flex, bounds=(0.0, 0.3), margin=1.0))
+        return terms
+
+    def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+        both = all(d <= self.config.tolerance for d in self._distances(data).values())
+        self._held = self._held + 1 if both else 0
+
+    def evaluate(self, model: mujoco.MjModel, data: mujoco.MjData) -> TaskStatus:
+        reached = {s: d <= self.config.tolerance for s, d in self._distances(data).items()}
+        held = self._held >= self.config.hold_steps
+        stages = {"left_reached": reached[Side.LEFT], "right_reached": reached[Side.RIGHT],
+                  "held": held}  # fmt: skip
+        return TaskStatus(stages=stages, success=held)
