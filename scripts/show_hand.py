@@ -18,8 +18,8 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from handitl.assets.hand_description import Side  # noqa: E402
-from handitl.assets.procedural_hand import build_procedural_hand  # noqa: E402
+from handitl.assets.hand_description import HandDescription, Side  # noqa: E402
+from handitl.assets.procedural_hand import build_procedural_hand, solve_pinch_pose  # noqa: E402
 
 _VIEWS: dict[str, tuple[float, float]] = {
     "palmar": (0.0, 0.0),  # (azimuth, elevation) deg of the free camera, see _camera
@@ -28,7 +28,7 @@ _VIEWS: dict[str, tuple[float, float]] = {
 }
 
 
-def _model(side: Side) -> tuple[mujoco.MjModel, tuple[str, ...]]:
+def _model(side: Side) -> tuple[mujoco.MjModel, HandDescription]:
     """The hand fixed at the world origin, palm frame = world frame, with a light."""
     asset = build_procedural_hand(side)
     spec = asset.spec
@@ -37,7 +37,7 @@ def _model(side: Side) -> tuple[mujoco.MjModel, tuple[str, ...]]:
     model = spec.compile()
     model.vis.quality.shadowsize = 0
     model.vis.quality.offsamples = 0
-    return model, asset.description.joint_names
+    return model, asset.description
 
 
 def _camera(azimuth: float, elevation: float) -> mujoco.MjvCamera:
@@ -56,9 +56,12 @@ def render(out_dir: pathlib.Path, width: int = 480, height: int = 480) -> list[p
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for side in (Side.RIGHT, Side.LEFT):
-        model, joints = _model(side)
+        model, description = _model(side)
         data = mujoco.MjData(model)
-        poses = {"zero": np.zeros(len(joints)), "pinch": solve_pinch_pose(model, joints)}
+        poses = {
+            "zero": np.zeros(description.num_joints),
+            "pinch": solve_pinch_pose(model, description),
+        }
         with mujoco.Renderer(model, height=height, width=width) as renderer:
             for pose_name, q in poses.items():
                 data.qpos[:] = q  # the hand is the model's only jointed subtree

@@ -150,6 +150,17 @@ def _thumb_base_rot() -> np.ndarray:
     return _rot("y", C.THUMB_PALMAR_TILT) @ _rot("x", -C.THUMB_SPREAD) @ _rot("z", -C.THUMB_PRONATION)
 
 
+def _thumb_cmc_abd_axis() -> tuple[float, float, float]:
+    """Right-hand CMC abduction axis in the metacarpal frame.
+
+    Pure abduction would be about the pad normal (-x); tilting the axis toward the bone
+    (-z) couples palmar abduction with pronation, as the human saddle joint does, so the
+    pad turns to face the fingers as the thumb comes in front of the palm.
+    """
+    psi = C.THUMB_CMC_ABD_PRONATION_COUPLING
+    return (-math.cos(psi), 0.0, -math.sin(psi))
+
+
 def _finger_abd_axis(finger: str) -> tuple[float, float, float]:
     """Right-hand abduction axis: index and middle spread toward the thumb, ring and little away."""
     return _TOWARD_THUMB_AXIS if finger in ("index", "middle") else _AWAY_FROM_THUMB_AXIS
@@ -163,7 +174,7 @@ def _digits(scale: float) -> tuple[_Digit, ...]:
         return (values[0] * k, values[1] * k, values[2] * k)
 
     thumb_joints = (
-        (_Joint("thumb_cmc_abd", "thumb_cmc", _TOWARD_THUMB_AXIS),
+        (_Joint("thumb_cmc_abd", "thumb_cmc", _thumb_cmc_abd_axis()),
          _Joint("thumb_cmc_flex", "thumb_cmc", _FLEX_AXIS)),
         (_Joint("thumb_mcp_abd", "thumb_mcp", _TOWARD_THUMB_AXIS),
          _Joint("thumb_mcp_flex", "thumb_mcp", _FLEX_AXIS)),
@@ -423,3 +434,53 @@ def build_procedural_hand(side: Side, config: ProceduralHandConfig | None = None
         collision_pairs=pairs,
     )
     return HandAsset(spec=spec, description=description)
+
+
+# ---------------------------------------------------------------------------------------
+# Poses
+# ---------------------------------------------------------------------------------------
+_PINCH_NOMINAL_THUMB = (1.2, 0.3, 0.0, 0.0, -0.2)
+"""Thumb CMC abd/flex, MCP abd/flex, IP (rad): an opposed, nearly straight thumb."""
+_PINCH_NOMINAL_FINGER = (0.0, 1.0, 0.3, 0.0)
+"""Finger abd, MCP, PIP, DIP (rad): flexed mostly at the MCP, a pad (not tip) pinch."""
+
+
+def solve_pinch_pose(model: mujoco.MjModel, description: HandDescription, *, gap: float = 0.0,
+                     finger: str = "index") -> np.ndarray:  # fmt: skip
+    """Joint vector that puts the thumb pad face to face with ``finger``'s pad.
+
+    Least squares over the thumb's 5 and the finger's 4 joints (within their ranges):
+    the thumb's fingertip site lies ``gap`` m from the finger's along the finger pad's
+    outward normal, and the two pad normals are opposite. A weak pull toward a nominal
+    pad pinch picks one solution; the fixed start makes the result deterministic.
+
+    ``model`` is any model containing the hand named by ``description`` (prefixes
+    included). Returns (num_joints,) angles in ``description.joint_names`` order, rad;
+    joints outside the thumb and ``finger`` are 0.
+    """
+    from scipy.optimize import least_squares  # noqa: PLC0415 (scipy only for this helper)
+
+    names = description.joint_names
+    unprefixed = [n.split("/")[-1] for n in names]
+    active = [i for i, n in enumerate(unprefixed) if n.startswith(("thumb_", f"{finger}_"))]
+    nominal = np.array([*_PINCH_NOMINAL_THUMB, *_PINCH_NOMINAL_FINGER])
+    qadr = np.array([model.joint(names[i]).qposadr[0] for i in active])
+    lo, hi = (np.array([model.joint(names[i]).range[k] for i in active]) for k in (0, 1))
+    thumb_site = model.site(description.fingertip_sites[FINGERS.index("thumb")]).id
+    finger_site = model.site(description.fingertip_sites[FINGERS.index(finger)]).id
+    data = mujoco.MjData(model)
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        data.qpos[:] = model.qpos0
+        data.qpos[qadr] = x
+        mujoco.mj_kinematics(model, data)
+        normal_t = data.site_xmat[thumb_site].reshape(3, 3)[:, 0]
+        normal_f = data.site_xmat[finger_site].reshape(3, 3)[:, 0]
+        offset = data.site_xpos[thumb_site] - data.site_xpos[finger_site] - gap * normal_f
+        # 0.03 m/rad: a 1-degree tilt between pads weighs like 0.5 mm of position error.
+        return np.concatenate([offset, 0.03 * (normal_t + normal_f), 0.01 * (x - nominal)])
+
+    sol = least_squares(residual, np.clip(nominal, lo, hi), bounds=(lo, hi), xtol=1e-12)
+    q = np.zeros(len(names))
+    q[active] = sol.x
+    return q

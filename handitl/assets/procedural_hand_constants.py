@@ -67,14 +67,16 @@ MCP_X = 0.0
 # ---------------------------------------------------------------------------------------
 # Thumb base
 # ---------------------------------------------------------------------------------------
-THUMB_CMC_POS = (0.010, 0.020, 0.026)
+THUMB_CMC_POS = (0.012, 0.020, 0.030)
 """Thumb CMC centre (right hand), m: palmar of the mid-plane, radial, ~1/4 up the palm."""
 THUMB_SPREAD = math.radians(40.0)
 """Zero-pose angle of the thumb metacarpal from +z toward +y (flat-hand thumb spread)."""
 THUMB_PALMAR_TILT = math.radians(10.0)
 """Zero-pose tilt of the thumb metacarpal out of the palm plane toward +x (thenar bulge)."""
-THUMB_PRONATION = math.radians(50.0)
+THUMB_PRONATION = math.radians(90.0)
 """Rotation of the thumb about its own axis: its pad faces the fingers, not the palm plane."""
+THUMB_CMC_ABD_PRONATION_COUPLING = math.radians(50.0)
+"""Tilt of the CMC abduction axis toward the bone: the thumb pronates as it abducts."""
 
 # ---------------------------------------------------------------------------------------
 # Capsule radii, m (1.1x adult finger breadths of ~21/19/17 mm at PP/MP/DP, halved)
@@ -114,11 +116,11 @@ PAD_MASS = 0.002
 # finger itself abducts toward the thumb); thumb *_abd > 0 lifts the thumb palmar, out of
 # the palm plane; thumb_cmc_flex > 0 swings it across the palm toward the little finger.
 JOINT_RANGES: dict[str, tuple[float, float]] = {
-    "thumb_cmc_abd": (-0.35, 1.40),  # palmar abduction ~70-80 deg (Hume 1990), widened for opposition
+    "thumb_cmc_abd": (-0.30, 1.60),  # palmar abduction ~70-80 deg (Hume 1990), widened for opposition
     "thumb_cmc_flex": (-0.50, 1.20),  # CMC flexion/extension ~50/25 deg plus opposition swing
     "thumb_mcp_abd": (-0.30, 0.30),  # small MCP radial/ulnar deviation
     "thumb_mcp_flex": (-0.20, 1.10),  # thumb MCP flexion ~55-60 deg, little hyperextension
-    "thumb_ip": (-0.30, 1.40),  # thumb IP flexion ~80 deg, ~15 deg hyperextension
+    "thumb_ip": (-0.50, 1.40),  # IP flexion ~80 deg; hyperextension to ~30 deg is common in pad pinch
     "index_abd": (-0.25, 0.35),  # MCP ab/adduction ~20 deg; adduction limited by neighbour
     "middle_abd": (-0.25, 0.25),  # middle finger deviates little
     "ring_abd": (-0.25, 0.30),

@@ -34,6 +34,10 @@ from handitl.envs.robot import RobotBindings
 from handitl.envs.rotations import quat_from_rotvec
 
 
+CLIP_REPORT_TOLERANCE = 1e-6
+"""Clipping smaller than this (float32 rounding of the Box bounds) is not reported."""
+
+
 class ActionMode(str, enum.Enum):
     EE_POSE = "ee_pose"
     EE_POSE_TWIST = "ee_pose_twist"
@@ -97,10 +101,11 @@ class ActionLayout:
             hand = robot.hands[side]
             add(f"{side.value}/hand", hand.q_lower, hand.q_upper)
         self.size = offset
-        self.space = spaces.Box(np.concatenate(low).astype(np.float32),
-                                np.concatenate(high).astype(np.float32), dtype=np.float32)  # fmt: skip
-        self._low = self.space.low.astype(np.float64)
-        self._high = self.space.high.astype(np.float64)
+        # Clipping uses the exact float64 limits; the float32 Box can differ by ~1e-7.
+        self._low = np.concatenate(low)
+        self._high = np.concatenate(high)
+        self.space = spaces.Box(self._low.astype(np.float32), self._high.astype(np.float32),
+                                dtype=np.float32)  # fmt: skip
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -130,8 +135,8 @@ class ActionLayout:
             parts = sorted({n for n, s in self._slices.items() if bad[s].any()})
             raise ActionError(f"action has NaN/inf in {', '.join(parts)} "
                               f"(indices {np.flatnonzero(bad).tolist()})")  # fmt: skip
-        clipped = np.clip(arr, self._low, self._high)
-        return clipped, bool((clipped != arr).any())
+        clipped = np.minimum(np.maximum(arr, self._low), self._high)
+        return clipped, bool((np.abs(clipped - arr) > CLIP_REPORT_TOLERANCE).any())
 
     def decode(self, action: np.ndarray) -> dict[Side, SideCommand]:
         """Split a validated action into per-side commands."""

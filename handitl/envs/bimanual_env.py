@@ -98,7 +98,8 @@ class BimanualEnv(gym.Env):
         self._ik = {s: DifferentialIK(self.model, self.robot.arms[s], self.robot.hands[s].palm_site,
                                       self.config.control_dt, self.config.ik) for s in Side}  # fmt: skip
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
-        self._bad_qacc_warnings = 0
+        self._divergences = 0
+        self._index = _ObservationIndex.of(self.robot)
 
     # --- gymnasium API -------------------------------------------------------------------
 
@@ -118,15 +119,14 @@ class BimanualEnv(gym.Env):
             self.data.ctrl[hand.actuator_ids] = q_hand
         self.task.reset(self.model, self.data, self.np_random)
         mujoco.mj_forward(self.model, self.data)
-        self._bad_qacc_warnings = self._bad_qacc_count()
+        self._divergences = self._divergence_count()
         status = self.task.evaluate(self.model, self.data)
         return self._observation(), self._info({}, status, clipped=False)
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         action, clipped = self.layout.validate(action)
         self._apply_commands(self.layout.decode(action))
-        mujoco.mj_step(self.model, self.data, nstep=self._substeps)
-        self._sync_kinematics()
+        self._advance_physics()
         self.task.after_step(self.model, self.data)
         terms = self.task.reward(self.model, self.data)
         status = self.task.evaluate(self.model, self.data)
@@ -213,21 +213,33 @@ class BimanualEnv(gym.Env):
             self.data.ctrl[arm.actuator_ids] = q_target
             self.data.ctrl[hand.actuator_ids] = command.hand_q
 
-    def _bad_qacc_count(self) -> int:
-        return int(self.data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number)
+    def _divergence_count(self) -> int:
+        """How often MuJoCo found a NaN/huge qpos, qvel or qacc (and reset the state)."""
+        w = self.data.warning
+        return int(w[mujoco.mjtWarning.mjWARN_BADQPOS].number + w[mujoco.mjtWarning.mjWARN_BADQVEL].number
+                   + w[mujoco.mjtWarning.mjWARN_BADQACC].number)  # fmt: skip
 
-    def _sync_kinematics(self) -> None:
-        """Bring poses up to the stepped qpos (mj_step leaves them one substep behind) and
-        fail loudly if MuJoCo had to reset a diverged state."""
-        count = self._bad_qacc_count()
-        if count != self._bad_qacc_warnings or not np.isfinite(self.data.qpos).all():
-            self._bad_qacc_warnings = count
+    def _advance_physics(self) -> None:
+        """Step the physics one control period and fail loudly on divergence.
+
+        mj_step leaves poses one substep behind qpos. Splitting the period as mj_step2
+        (the second half of a substep whose first half, mj_step1, ended the previous
+        period or reset's mj_forward), N-1 whole mj_steps, then mj_step1, does the same
+        work bit for bit and leaves poses and Jacobian data current for the controller
+        and the observation at no extra cost.
+        """
+        m, d = self.model, self.data
+        mujoco.mj_step2(m, d)
+        if self._substeps > 1:
+            mujoco.mj_step(m, d, nstep=self._substeps - 1)
+        mujoco.mj_step1(m, d)
+        count = self._divergence_count()
+        if count != self._divergences or not np.isfinite(d.qpos).all():
+            self._divergences = count
             raise PhysicsError(
-                f"simulation diverged at t={self.data.time:.3f} s (MuJoCo bad-acceleration "
-                "warning); the state was reset by MuJoCo, so call env.reset()"
+                f"simulation diverged at t={d.time:.3f} s (MuJoCo found a NaN or huge "
+                "qpos/qvel/qacc and reset the state); call env.reset()"
             )
-        mujoco.mj_kinematics(self.model, self.data)
-        mujoco.mj_comPos(self.model, self.data)
 
     def _observation_space(self) -> spaces.Dict:
         def box(shape: tuple[int, ...], low: float | np.ndarray = -np.inf,
@@ -263,19 +275,19 @@ class BimanualEnv(gym.Env):
         return spaces.Dict(obs)
 
     def _observation(self) -> dict[str, Any]:
-        d = self.data
-        arms = [self.robot.arms[s] for s in Side]
-        hands = [self.robot.hands[s] for s in Side]
-        quats = np.stack([quat_from_mat(d.site_xmat[h.palm_site]) for h in hands])
+        d, ix = self.data, self._index
+        quats = np.empty((2, 4))
+        for k, site in enumerate(ix.palm_sites):
+            mujoco.mju_mat2Quat(quats[k], d.site_xmat[site])
         quats *= np.where(quats[:, :1] < 0, -1.0, 1.0)  # one of the two covers: w >= 0
         obs: dict[str, Any] = {
-            "arm_qpos": np.stack([d.qpos[a.qpos_idx] for a in arms]),
-            "arm_qvel": np.stack([d.qvel[a.dof_idx] for a in arms]),
-            "palm_pos": np.stack([d.site_xpos[h.palm_site] for h in hands]),
+            "arm_qpos": d.qpos[ix.arm_qpos],
+            "arm_qvel": d.qvel[ix.arm_dof],
+            "palm_pos": d.site_xpos[ix.palm_sites],
             "palm_quat": quats,
-            "hand_qpos": np.stack([d.qpos[h.qpos_idx] for h in hands]),
-            "hand_qvel": np.stack([d.qvel[h.dof_idx] for h in hands]),
-            "fingertip_pos": np.stack([d.site_xpos[h.fingertip_sites] for h in hands]),
+            "hand_qpos": d.qpos[ix.hand_qpos],
+            "hand_qvel": d.qvel[ix.hand_dof],
+            "fingertip_pos": d.site_xpos[ix.fingertip_sites],
             "task_state": np.asarray(self.task.state(self.model, d), dtype=np.float64),
         }
         if self.config.image_cameras:
@@ -294,3 +306,29 @@ class BimanualEnv(gym.Env):
             "time": float(self.data.time),
         }
 
+
+
+@dataclasses.dataclass(frozen=True)
+class _ObservationIndex:
+    """(2, n) index arrays (sides left, right) so each observation is one fancy index,
+    which returns a fresh array (observations never alias MuJoCo's buffers)."""
+
+    arm_qpos: np.ndarray
+    arm_dof: np.ndarray
+    hand_qpos: np.ndarray
+    hand_dof: np.ndarray
+    palm_sites: np.ndarray
+    fingertip_sites: np.ndarray
+
+    @classmethod
+    def of(cls, robot: RobotBindings) -> _ObservationIndex:
+        arms = [robot.arms[s] for s in Side]
+        hands = [robot.hands[s] for s in Side]
+        return cls(
+            arm_qpos=np.stack([a.qpos_idx for a in arms]),
+            arm_dof=np.stack([a.dof_idx for a in arms]),
+            hand_qpos=np.stack([h.qpos_idx for h in hands]),
+            hand_dof=np.stack([h.dof_idx for h in hands]),
+            palm_sites=np.array([h.palm_site for h in hands]),
+            fingertip_sites=np.stack([h.fingertip_sites for h in hands]),
+        )

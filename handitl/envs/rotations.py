@@ -12,10 +12,8 @@ import numpy as np
 
 def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
     """Unit quaternion (w, x, y, z) of a rotation vector (axis * angle, rad)."""
-    angle = float(np.linalg.norm(rotvec))
     quat = np.array([1.0, 0.0, 0.0, 0.0])
-    if angle > 1e-12:
-        mujoco.mju_axisAngle2Quat(quat, rotvec / angle, angle)
+    mujoco.mju_quatIntegrate(quat, np.asarray(rotvec, dtype=np.float64), 1.0)
     return quat
 
 

@@ -16,13 +16,14 @@ manipulation tasks land.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import mujoco
 import numpy as np
-from dm_control.utils import rewards
 
 from handitl.assets.hand_description import Side
 from handitl.assets.scene import SceneDescription
+from handitl.envs.rewards import tolerance
 from handitl.envs.robot import RobotBindings
 from handitl.envs.tasks.base import Task, TaskStatus
 
@@ -48,7 +49,6 @@ class Reach(Task):
     def __init__(self, config: ReachConfig | None = None) -> None:
         self.config = config or ReachConfig()
         self._goal_sites: dict[Side, int] = {}
-        self._robot: RobotBindings | None = None
         self._held = 0
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
@@ -58,7 +58,8 @@ class Reach(Task):
                           rgba=[0.1, 0.8, 0.2, 0.5], group=2)  # fmt: skip
 
     def bind(self, model: mujoco.MjModel, robot: RobotBindings) -> None:
-        self._robot = robot
+        self._hand_qpos = np.concatenate([h.qpos_idx for h in robot.hands.values()])
+        self._palm_sites = {s: robot.hands[s].palm_site for s in Side}
         self._goal_sites = {s: model.site(f"reach_goal_{s.value}").id for s in Side}
         self._goal_mocap = {s: model.body(f"reach_goal_{s.value}").mocapid[0] for s in Side}
 
@@ -79,23 +80,17 @@ class Reach(Task):
         return np.concatenate([data.site_xpos[self._goal_sites[s]] for s in Side])
 
     def _distances(self, data: mujoco.MjData) -> dict[Side, float]:
-        assert self._robot is not None, "bind() must run before the task is used"
-        return {
-            s: float(np.linalg.norm(data.site_xpos[self._robot.hands[s].palm_site]
-                                    - data.site_xpos[self._goal_sites[s]]))  # fmt: skip
-            for s in Side
-        }
+        xpos = data.site_xpos
+        return {s: math.dist(xpos[self._palm_sites[s]], xpos[self._goal_sites[s]]) for s in Side}
 
     def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
-        assert self._robot is not None, "bind() must run before the task is used"
         terms = {
-            f"reach_{s.value}": float(rewards.tolerance(d, bounds=(0.0, self.config.tolerance),
-                                                        margin=self.config.margin,
-                                                        sigmoid="long_tail"))  # fmt: skip
+            f"reach_{s.value}": tolerance(d, 0.0, self.config.tolerance,
+                                          margin=self.config.margin, sigmoid="long_tail")
             for s, d in self._distances(data).items()
         }
-        flex = np.mean([np.abs(data.qpos[h.qpos_idx]).mean() for h in self._robot.hands.values()])
-        terms["hands_open"] = 0.1 * float(rewards.tolerance(flex, bounds=(0.0, 0.3), margin=1.0))
+        flex = float(np.abs(data.qpos[self._hand_qpos]).mean())
+        terms["hands_open"] = 0.1 * tolerance(flex, 0.0, 0.3, margin=1.0)
         return terms
 
     def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
