@@ -135,6 +135,9 @@ def _add_world(spec: mujoco.MjSpec, config: SceneConfig) -> None:
     spec.add_texture(name="grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
                      builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=256, height=256,
                      rgb1=[0.32, 0.34, 0.38], rgb2=[0.26, 0.28, 0.31])  # fmt: skip
+    spec.add_texture(name="sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                     builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, width=256, height=256,
+                     rgb1=[0.55, 0.62, 0.72], rgb2=[0.12, 0.13, 0.16])  # fmt: skip
     floor_mat = spec.add_material(name="floor", texrepeat=[6, 6], reflectance=0.0)
     floor_mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = "grid"
     floor = spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE,

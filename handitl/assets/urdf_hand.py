@@ -378,9 +378,11 @@ def _body(spec: mujoco.MjSpec, name: str, what: str) -> mujoco.MjsBody:
     return body
 
 
-def _add_keypoints(spec: mujoco.MjSpec, profile: UrdfHandProfile) -> tuple[str | None, ...]:
+def add_keypoint_sites(spec: mujoco.MjSpec,
+                       keypoints: tuple[BodyPoint | None, ...]) -> tuple[str | None, ...]:  # fmt: skip
+    """Sites ``kp_<name>`` for the 21 keypoints (MediaPipe order); returns their names."""
     sites: list[str | None] = []
-    for name, point in zip(KEYPOINT_NAMES, profile.keypoints):
+    for name, point in zip(KEYPOINT_NAMES, keypoints, strict=True):
         if point is None:
             sites.append(None)
             continue
@@ -404,9 +406,12 @@ def frame_from_axes(x_hint: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.column_stack([x, np.cross(z, x), z])
 
 
-def _add_fingertips(spec: mujoco.MjSpec, profile: UrdfHandProfile) -> tuple[str | None, ...]:
+def add_fingertip_sites(spec: mujoco.MjSpec,
+                        pads: tuple[PadSite | None, ...]) -> tuple[str | None, ...]:  # fmt: skip
+    """Sites ``fingertip_<finger>`` (FINGERS order): +x outward pad normal, +z along the
+    finger, as on the procedural hand; returns their names."""
     sites: list[str | None] = []
-    for finger, pad in zip(FINGERS, profile.fingertips):
+    for finger, pad in zip(FINGERS, pads, strict=True):
         if pad is None:
             sites.append(None)
             continue
@@ -506,8 +511,8 @@ def load_urdf_hand(urdf_path: str | Path, profile: UrdfHandProfile,
         _bake_inertias(spec)
     _configure_geoms(spec, profile)
     _configure_joints(spec, profile)
-    keypoint_sites = _add_keypoints(spec, profile)
-    fingertip_sites = _add_fingertips(spec, profile)
+    keypoint_sites = add_keypoint_sites(spec, profile.keypoints)
+    fingertip_sites = add_fingertip_sites(spec, profile.fingertips)
     _add_palm(spec, profile)
     distal = {f: distal_geoms(spec, bodies) for f, bodies in zip(FINGERS, profile.distal_bodies) if bodies}
     pairs = finger_collision_pairs(distal)
