@@ -37,6 +37,8 @@ def _model(side: Side) -> tuple[mujoco.MjModel, HandDescription]:
     model = spec.compile()
     model.vis.quality.shadowsize = 0
     model.vis.quality.offsamples = 0
+    model.vis.headlight.ambient[:] = 0.35  # the default headlight leaves skin tones too dark
+    model.vis.headlight.diffuse[:] = 0.5
     return model, asset.description
 
 

@@ -53,6 +53,10 @@ class Side(str, enum.Enum):
         return 1.0 if self is Side.RIGHT else -1.0
 
 
+SIDES: tuple[Side, ...] = (Side.LEFT, Side.RIGHT)
+"""Side order of actions and observations (a tuple: iterating the Enum is slower)."""
+
+
 class HandDescriptionError(ValueError):
     """A hand description names something the model does not have, or is malformed."""
 

@@ -174,12 +174,6 @@ def _reflect_fromto(element: object, refl: _Reflection) -> None:
     element.fromto = [*a, *b]
 
 
-def _reflection_for(element: object, own_body: mujoco.MjsBody, root: _Reflection,
-                    is_root: bool) -> _Reflection:  # fmt: skip
-    """Root coordinates for elements placed directly in the root body, else local."""
-    return root if is_root and element.frame is None else _LOCAL
-
-
 def _reflect_inertial(body: mujoco.MjsBody, spec: mujoco.MjSpec, refl: _Reflection) -> None:
     """Inertial frame like any pose; a full (body-frame) inertia matrix as L I L."""
     if not body.explicitinertial:
@@ -223,7 +217,10 @@ def _reflect_body_contents(body: mujoco.MjsBody, spec: mujoco.MjSpec, root: _Ref
     """Reflect everything written in ``body``'s coordinates (or its frames'), recursively."""
 
     def refl(element: object) -> _Reflection:
-        return _reflection_for(element, body, root, is_root)
+        # Only elements written directly in the root body's coordinates see the palm-plane
+        # reflection; inside a frame or a child body the coordinates are themselves
+        # reflected, which leaves the local y flip.
+        return root if is_root and element.frame is None else _LOCAL
 
     _reflect_inertial(body, spec, root if is_root else _LOCAL)
     for frame in body.frames:

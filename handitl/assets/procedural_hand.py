@@ -72,6 +72,10 @@ class ProceduralHandConfig:
     model_name: str = MODEL_NAME
     """``HandDescription.model_name`` of the result."""
 
+    def __post_init__(self) -> None:
+        if self.scale <= 0.0 or self.kp_factor <= 0.0:
+            raise ValueError(f"scale and kp_factor must be positive, got {self}")
+
 
 @dataclasses.dataclass(frozen=True)
 class _Joint:

@@ -68,15 +68,20 @@ MCP_X = 0.0
 # Thumb base
 # ---------------------------------------------------------------------------------------
 THUMB_CMC_POS = (0.012, 0.020, 0.030)
-"""Thumb CMC centre (right hand), m: palmar of the mid-plane, radial, ~1/4 up the palm."""
+"""Thumb CMC centre (right hand), m: at the distal carpal row (~3 cm past the wrist at 1.1x),
+palmar of the mid-plane (thenar) and radial of the middle finger."""
 THUMB_SPREAD = math.radians(40.0)
 """Zero-pose angle of the thumb metacarpal from +z toward +y (flat-hand thumb spread)."""
 THUMB_PALMAR_TILT = math.radians(10.0)
 """Zero-pose tilt of the thumb metacarpal out of the palm plane toward +x (thenar bulge)."""
 THUMB_PRONATION = math.radians(90.0)
-"""Rotation of the thumb about its own axis: its pad faces the fingers, not the palm plane."""
+"""Axial rotation of the thumb relative to the fingers at rest (~90 deg, Kapandji): its
+pad faces the fingers (-y), its nail faces radially."""
 THUMB_CMC_ABD_PRONATION_COUPLING = math.radians(50.0)
-"""Tilt of the CMC abduction axis toward the bone: the thumb pronates as it abducts."""
+"""Tilt of the CMC abduction axis from the pad normal toward the bone: as the thumb lifts
+out of the palm it also pronates, as the saddle joint does; 50 deg puts the axis roughly
+along the index metacarpal. Chosen (with the rest pose) so that a least-squares fit finds
+pad-to-pad index pinches inside the joint ranges."""
 
 # ---------------------------------------------------------------------------------------
 # Capsule radii, m (1.1x adult finger breadths of ~21/19/17 mm at PP/MP/DP, halved)
@@ -116,8 +121,8 @@ PAD_MASS = 0.002
 # finger itself abducts toward the thumb); thumb *_abd > 0 lifts the thumb palmar, out of
 # the palm plane; thumb_cmc_flex > 0 swings it across the palm toward the little finger.
 JOINT_RANGES: dict[str, tuple[float, float]] = {
-    "thumb_cmc_abd": (-0.30, 1.60),  # palmar abduction ~70-80 deg (Hume 1990), widened for opposition
-    "thumb_cmc_flex": (-0.50, 1.20),  # CMC flexion/extension ~50/25 deg plus opposition swing
+    "thumb_cmc_abd": (-0.30, 1.60),  # palmar abduction + coupled pronation; pad pinches use ~1.35
+    "thumb_cmc_flex": (-0.50, 1.20),  # CMC flexion/extension ~50/25 deg, widened for opposition
     "thumb_mcp_abd": (-0.30, 0.30),  # small MCP radial/ulnar deviation
     "thumb_mcp_flex": (-0.20, 1.10),  # thumb MCP flexion ~55-60 deg, little hyperextension
     "thumb_ip": (-0.50, 1.40),  # IP flexion ~80 deg; hyperextension to ~30 deg is common in pad pinch

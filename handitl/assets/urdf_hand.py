@@ -378,6 +378,11 @@ def _body(spec: mujoco.MjSpec, name: str, what: str) -> mujoco.MjsBody:
     return body
 
 
+# Sites are added with the spec's main default class explicitly: in bodies that have a
+# ``childclass`` (Shadow) MuJoCo 3.17 otherwise leaves the site without a class and
+# ``MjSpec.to_xml`` segfaults.
+
+
 def add_keypoint_sites(spec: mujoco.MjSpec,
                        keypoints: tuple[BodyPoint | None, ...]) -> tuple[str | None, ...]:  # fmt: skip
     """Sites ``kp_<name>`` for the 21 keypoints (MediaPipe order); returns their names."""
@@ -388,7 +393,7 @@ def add_keypoint_sites(spec: mujoco.MjSpec,
             continue
         site_name = f"kp_{name}"
         _body(spec, point.body, f"keypoint {name}").add_site(
-            name=site_name, pos=list(point.pos), size=[KEYPOINT_SITE_SIZE, 0, 0],
+            spec.default, name=site_name, pos=list(point.pos), size=[KEYPOINT_SITE_SIZE, 0, 0],
             rgba=list(RGBA_KEYPOINT), group=SITE_GROUP,
         )  # fmt: skip
         sites.append(site_name)
@@ -418,7 +423,7 @@ def add_fingertip_sites(spec: mujoco.MjSpec,
         rot = frame_from_axes(np.asarray(pad.normal, float), np.asarray(pad.along, float))
         site_name = f"fingertip_{finger}"
         _body(spec, pad.body, f"fingertip {finger}").add_site(
-            name=site_name, pos=list(pad.pos), quat=list(mat_to_quat(rot)),
+            spec.default, name=site_name, pos=list(pad.pos), quat=list(mat_to_quat(rot)),
             size=[KEYPOINT_SITE_SIZE, 0, 0], rgba=list(RGBA_FINGERTIP), group=SITE_GROUP,
         )  # fmt: skip
         sites.append(site_name)
@@ -441,7 +446,7 @@ def add_palm_site(spec: mujoco.MjSpec, root_body: str, wrist: BodyPoint, middle_
     mcp = r_wrist.T @ (p_mcp + r_mcp @ np.asarray(middle_mcp.pos, float) - p_wrist)
     origin = np.asarray(wrist.pos, float)
     rot = frame_from_axes(np.asarray(palmar_direction, float), mcp - origin)
-    body.add_site(name=name, pos=list(origin), quat=list(mat_to_quat(rot)),
+    body.add_site(spec.default, name=name, pos=list(origin), quat=list(mat_to_quat(rot)),
                   size=[0.005, 0, 0], rgba=list(RGBA_KEYPOINT), group=SITE_GROUP)  # fmt: skip
 
 
@@ -449,7 +454,7 @@ def _add_palm(spec: mujoco.MjSpec, profile: UrdfHandProfile) -> None:
     if profile.palm_frame is not None:
         frame = profile.palm_frame
         _body(spec, frame.body, "palm frame").add_site(
-            name=PALM_SITE, pos=list(frame.pos), quat=list(frame.quat), size=[0.005, 0, 0],
+            spec.default, name=PALM_SITE, pos=list(frame.pos), quat=list(frame.quat), size=[0.005, 0, 0],
             rgba=list(RGBA_KEYPOINT), group=SITE_GROUP,
         )  # fmt: skip
         return

@@ -3,7 +3,8 @@
 from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode
 from handitl.envs.bimanual_env import BimanualEnv, EnvConfig
 from handitl.envs.errors import ActionError, ConfigError, PhysicsError, RegistryError
-from handitl.envs.registry import env_ids, make_env, register_task, registered_tasks
+from handitl.envs.registry import (env_ids, make_env, register_task, registered_tasks,
+                                   task_entry)  # fmt: skip
 from handitl.envs.tasks.reach import Reach
 
 register_task("Reach", Reach, max_episode_steps=250)
@@ -11,5 +12,5 @@ register_task("Reach", Reach, max_episode_steps=250)
 __all__ = [
     "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",
     "EnvConfig", "PhysicsError", "RegistryError", "env_ids", "make_env", "register_task",
-    "registered_tasks",
+    "registered_tasks", "task_entry",
 ]  # fmt: skip

@@ -28,7 +28,7 @@ import numpy as np
 from gymnasium import spaces
 
 from handitl.assets import fr3_constants as fr3c
-from handitl.assets.hand_description import Side
+from handitl.assets.hand_description import SIDES
 from handitl.envs.errors import ActionError
 from handitl.envs.robot import RobotBindings
 from handitl.envs.rotations import quat_from_rotvec
@@ -58,14 +58,20 @@ class ActionBounds:
 
 
 @dataclasses.dataclass(frozen=True)
-class SideCommand:
-    """One side's decoded command. Unused parts are None."""
+class Command:
+    """A decoded action; arrays have the side axis first (left, right). Parts the
+    action mode does not use are None."""
 
+    hand_q: np.ndarray
+    """(2, n) hand joint targets, rad."""
     pos: np.ndarray | None = None
+    """(2, 3) palm position targets, world frame, m."""
     quat: np.ndarray | None = None
+    """(2, 4) palm orientation targets (w, x, y, z), world frame."""
     twist: np.ndarray | None = None
+    """(2, 6) feed-forward palm twists (m/s, rad/s), world frame."""
     arm_q: np.ndarray | None = None
-    hand_q: np.ndarray | None = None
+    """(2, 7) arm joint targets, rad."""
 
 
 class ActionLayout:
@@ -87,7 +93,10 @@ class ActionLayout:
             low.append(np.asarray(lo, dtype=np.float64))
             high.append(np.asarray(hi, dtype=np.float64))
 
-        for side in Side:
+        sizes = {robot.hands[side].num_joints for side in SIDES}
+        if len(sizes) != 1:
+            raise ValueError(f"both hands must have the same joint count, got {sorted(sizes)}")
+        for side in SIDES:
             if self.mode is ActionMode.JOINT:
                 add(f"{side.value}/arm_q", fr3c.JOINT_LOWER, fr3c.JOINT_UPPER)
             else:
@@ -101,6 +110,9 @@ class ActionLayout:
             hand = robot.hands[side]
             add(f"{side.value}/hand", hand.q_lower, hand.q_upper)
         self.size = offset
+        # Both sides have the same parts, so a (2, size/2) view splits every part at once.
+        self._side_parts = {name.split("/")[1]: slice(sl.start, sl.stop)
+                            for name, sl in self._slices.items() if name.startswith("left/")}  # fmt: skip
         # Clipping uses the exact float64 limits; the float32 Box can differ by ~1e-7.
         self._low = np.concatenate(low)
         self._high = np.concatenate(high)
@@ -138,20 +150,15 @@ class ActionLayout:
         clipped = np.minimum(np.maximum(arr, self._low), self._high)
         return clipped, bool((np.abs(clipped - arr) > CLIP_REPORT_TOLERANCE).any())
 
-    def decode(self, action: np.ndarray) -> dict[Side, SideCommand]:
-        """Split a validated action into per-side commands."""
-        commands: dict[Side, SideCommand] = {}
-        for side in Side:
-            hand_q = action[self._slices[f"{side.value}/hand"]]
-            if self.mode is ActionMode.JOINT:
-                commands[side] = SideCommand(arm_q=action[self._slices[f"{side.value}/arm_q"]],
-                                             hand_q=hand_q)  # fmt: skip
-                continue
-            twist_slice = self._slices.get(f"{side.value}/twist")
-            commands[side] = SideCommand(
-                pos=action[self._slices[f"{side.value}/pos"]],
-                quat=quat_from_rotvec(action[self._slices[f"{side.value}/rotvec"]]),
-                twist=None if twist_slice is None else action[twist_slice],
-                hand_q=hand_q,
-            )
-        return commands
+    def decode(self, action: np.ndarray) -> Command:
+        """Split a validated action into both sides' command arrays."""
+        per_side = action.reshape(2, -1)
+        parts = self._side_parts
+        hand_q = per_side[:, parts["hand"]]
+        if self.mode is ActionMode.JOINT:
+            return Command(hand_q=hand_q, arm_q=per_side[:, parts["arm_q"]])
+        quat = np.empty((2, 4))
+        for i, rotvec in enumerate(per_side[:, parts["rotvec"]]):
+            quat[i] = quat_from_rotvec(rotvec)
+        twist = per_side[:, parts["twist"]] if "twist" in parts else None
+        return Command(hand_q=hand_q, pos=per_side[:, parts["pos"]], quat=quat, twist=twist)

@@ -29,10 +29,11 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from handitl.assets.hand_description import Side
+from handitl.assets import fr3_constants as fr3c
+from handitl.assets.hand_description import SIDES, Side
 from handitl.assets.hands import hand_builder
 from handitl.assets.scene import SceneConfig, build_scene
-from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode, SideCommand
+from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode, Command
 from handitl.envs.controllers import DifferentialIK, IKConfig, joint_space_targets
 from handitl.envs.errors import ConfigError, PhysicsError
 from handitl.envs.robot import RobotBindings
@@ -95,11 +96,11 @@ class BimanualEnv(gym.Env):
         self.action_space = self.layout.space
         self.observation_space = self._observation_space()
         self._substeps = round(self.config.control_dt / self.config.physics_dt)
-        self._ik = {s: DifferentialIK(self.model, self.robot.arms[s], self.robot.hands[s].palm_site,
-                                      self.config.control_dt, self.config.ik) for s in Side}  # fmt: skip
+        arms = [self.robot.arms[s] for s in SIDES]
+        self._ik = DifferentialIK(self.model, arms, [self.robot.hands[s].palm_site for s in SIDES],
+                                  self.config.control_dt, self.config.ik)  # fmt: skip
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
-        self._divergences = 0
-        self._index = _ObservationIndex.of(self.robot)
+        self._index = _Index.of(self.robot, self.config.control_dt, self.config.ik.velocity_scale)
 
     # --- gymnasium API -------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class BimanualEnv(gym.Env):
         super().reset(seed=seed)
         mujoco.mj_resetData(self.model, self.data)
         noise = self.config.reset_joint_noise
-        for side in Side:
+        for side in SIDES:
             arm, hand = self.robot.arms[side], self.robot.hands[side]
             q = arm.home_qpos + self.np_random.uniform(-noise, noise, size=7)
             q = np.clip(q, arm.q_lower, arm.q_upper)
@@ -119,7 +120,7 @@ class BimanualEnv(gym.Env):
             self.data.ctrl[hand.actuator_ids] = q_hand
         self.task.reset(self.model, self.data, self.np_random)
         mujoco.mj_forward(self.model, self.data)
-        self._divergences = self._divergence_count()
+        self.task.update(self.model, self.data, reset=True)
         status = self.task.evaluate(self.model, self.data)
         return self._observation(), self._info({}, status, clipped=False)
 
@@ -127,7 +128,7 @@ class BimanualEnv(gym.Env):
         action, clipped = self.layout.validate(action)
         self._apply_commands(self.layout.decode(action))
         self._advance_physics()
-        self.task.after_step(self.model, self.data)
+        self.task.update(self.model, self.data)
         terms = self.task.reward(self.model, self.data)
         status = self.task.evaluate(self.model, self.data)
         terminated = status.failure or (self.config.terminate_on_success and status.success)
@@ -159,7 +160,7 @@ class BimanualEnv(gym.Env):
     def hold_action(self) -> np.ndarray:
         """An action that keeps both arms and hands where they are now."""
         action = np.zeros(self.layout.size)
-        for side in Side:
+        for side in SIDES:
             arm, hand = self.robot.arms[side], self.robot.hands[side]
             if self.layout.mode is ActionMode.JOINT:
                 action[self.layout.slice(f"{side.value}/arm_q")] = self.data.qpos[arm.qpos_idx]
@@ -199,25 +200,16 @@ class BimanualEnv(gym.Env):
             raise ConfigError(f"control_dt={c.control_dt} must be a whole multiple of "
                               f"physics_dt={c.physics_dt}")  # fmt: skip
 
-    def _apply_commands(self, commands: dict[Side, SideCommand]) -> None:
-        for side, command in commands.items():
-            arm, hand = self.robot.arms[side], self.robot.hands[side]
-            if command.arm_q is not None:
-                q = self.data.qpos[arm.qpos_idx]
-                q_target = joint_space_targets(arm, q, command.arm_q, self.config.control_dt,
-                                               self.config.ik.velocity_scale)  # fmt: skip
-            else:
-                assert command.pos is not None and command.quat is not None
-                q_target = self._ik[side].joint_targets(self.data, command.pos, command.quat,
-                                                        command.twist)  # fmt: skip
-            self.data.ctrl[arm.actuator_ids] = q_target
-            self.data.ctrl[hand.actuator_ids] = command.hand_q
-
-    def _divergence_count(self) -> int:
-        """How often MuJoCo found a NaN/huge qpos, qvel or qacc (and reset the state)."""
-        w = self.data.warning
-        return int(w[mujoco.mjtWarning.mjWARN_BADQPOS].number + w[mujoco.mjtWarning.mjWARN_BADQVEL].number
-                   + w[mujoco.mjtWarning.mjWARN_BADQACC].number)  # fmt: skip
+    def _apply_commands(self, command: Command) -> None:
+        d, ix = self.data, self._index
+        if command.arm_q is not None:
+            q = d.qpos[ix.arm_qpos]
+            targets = joint_space_targets(q, command.arm_q, ix.arm_lower, ix.arm_upper,
+                                          ix.arm_max_step)  # fmt: skip
+        else:
+            targets = self._ik.joint_targets(d, command.pos, command.quat, command.twist)
+        d.ctrl[ix.arm_actuators] = targets.ravel()
+        d.ctrl[ix.hand_actuators] = command.hand_q.ravel()
 
     def _advance_physics(self) -> None:
         """Step the physics one control period and fail loudly on divergence.
@@ -229,16 +221,17 @@ class BimanualEnv(gym.Env):
         and the observation at no extra cost.
         """
         m, d = self.model, self.data
+        expected_time = d.time + self.config.control_dt
         mujoco.mj_step2(m, d)
         if self._substeps > 1:
             mujoco.mj_step(m, d, nstep=self._substeps - 1)
         mujoco.mj_step1(m, d)
-        count = self._divergence_count()
-        if count != self._divergences or not np.isfinite(d.qpos).all():
-            self._divergences = count
+        # On a NaN or huge qpos/qvel/qacc MuJoCo warns and resets the data, which also
+        # resets the clock: a cheap, exact test (reading data.warning costs ~20 us).
+        if abs(d.time - expected_time) > 0.5 * self.config.physics_dt:
             raise PhysicsError(
-                f"simulation diverged at t={d.time:.3f} s (MuJoCo found a NaN or huge "
-                "qpos/qvel/qacc and reset the state); call env.reset()"
+                f"simulation diverged near t={expected_time:.3f} s (MuJoCo found a NaN or "
+                "huge qpos/qvel/qacc and reset the state); call env.reset()"
             )
 
     def _observation_space(self) -> spaces.Dict:
@@ -276,18 +269,20 @@ class BimanualEnv(gym.Env):
 
     def _observation(self) -> dict[str, Any]:
         d, ix = self.data, self._index
+        qpos, qvel, xpos = d.qpos[ix.qpos], d.qvel[ix.dof], d.site_xpos[ix.sites]
         quats = np.empty((2, 4))
-        for k, site in enumerate(ix.palm_sites):
-            mujoco.mju_mat2Quat(quats[k], d.site_xmat[site])
+        for k in range(2):
+            mujoco.mju_mat2Quat(quats[k], d.site_xmat[ix.sites[k, 0]])
         quats *= np.where(quats[:, :1] < 0, -1.0, 1.0)  # one of the two covers: w >= 0
+        n = ix.n_arm
         obs: dict[str, Any] = {
-            "arm_qpos": d.qpos[ix.arm_qpos],
-            "arm_qvel": d.qvel[ix.arm_dof],
-            "palm_pos": d.site_xpos[ix.palm_sites],
+            "arm_qpos": qpos[:, :n],
+            "arm_qvel": qvel[:, :n],
+            "palm_pos": xpos[:, 0],
             "palm_quat": quats,
-            "hand_qpos": d.qpos[ix.hand_qpos],
-            "hand_qvel": d.qvel[ix.hand_dof],
-            "fingertip_pos": d.site_xpos[ix.fingertip_sites],
+            "hand_qpos": qpos[:, n:],
+            "hand_qvel": qvel[:, n:],
+            "fingertip_pos": xpos[:, 1:],
             "task_state": np.asarray(self.task.state(self.model, d), dtype=np.float64),
         }
         if self.config.image_cameras:
@@ -309,26 +304,40 @@ class BimanualEnv(gym.Env):
 
 
 @dataclasses.dataclass(frozen=True)
-class _ObservationIndex:
-    """(2, n) index arrays (sides left, right) so each observation is one fancy index,
-    which returns a fresh array (observations never alias MuJoCo's buffers)."""
+class _Index:
+    """Addresses of both sides (left, right) for one-shot gathers and scatters.
 
+    A fancy index returns a fresh array, so observations never alias MuJoCo's buffers;
+    gathering arm and hand together and splitting views costs one gather, not four.
+    """
+
+    qpos: np.ndarray
+    """(2, 7 + n): arm then hand joint qpos addresses."""
+    dof: np.ndarray
+    """(2, 7 + n): the same for dofs."""
+    sites: np.ndarray
+    """(2, 1 + f): palm site then fingertip sites."""
     arm_qpos: np.ndarray
-    arm_dof: np.ndarray
-    hand_qpos: np.ndarray
-    hand_dof: np.ndarray
-    palm_sites: np.ndarray
-    fingertip_sites: np.ndarray
+    arm_actuators: np.ndarray
+    hand_actuators: np.ndarray
+    arm_lower: np.ndarray
+    arm_upper: np.ndarray
+    arm_max_step: np.ndarray
+    n_arm: int
 
     @classmethod
-    def of(cls, robot: RobotBindings) -> _ObservationIndex:
-        arms = [robot.arms[s] for s in Side]
-        hands = [robot.hands[s] for s in Side]
+    def of(cls, robot: RobotBindings, control_dt: float, velocity_scale: float) -> _Index:
+        arms = [robot.arms[s] for s in SIDES]
+        hands = [robot.hands[s] for s in SIDES]
         return cls(
+            qpos=np.stack([np.concatenate([a.qpos_idx, h.qpos_idx]) for a, h in zip(arms, hands)]),
+            dof=np.stack([np.concatenate([a.dof_idx, h.dof_idx]) for a, h in zip(arms, hands)]),
+            sites=np.stack([np.concatenate([[h.palm_site], h.fingertip_sites]) for h in hands]),
             arm_qpos=np.stack([a.qpos_idx for a in arms]),
-            arm_dof=np.stack([a.dof_idx for a in arms]),
-            hand_qpos=np.stack([h.qpos_idx for h in hands]),
-            hand_dof=np.stack([h.dof_idx for h in hands]),
-            palm_sites=np.array([h.palm_site for h in hands]),
-            fingertip_sites=np.stack([h.fingertip_sites for h in hands]),
+            arm_actuators=np.concatenate([a.actuator_ids for a in arms]),
+            hand_actuators=np.concatenate([h.actuator_ids for h in hands]),
+            arm_lower=np.stack([a.q_lower for a in arms]),
+            arm_upper=np.stack([a.q_upper for a in arms]),
+            arm_max_step=np.tile(fr3c.VELOCITY_LIMIT * velocity_scale * control_dt, (2, 1)),
+            n_arm=len(arms[0].qpos_idx),
         )

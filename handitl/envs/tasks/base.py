@@ -47,9 +47,11 @@ class Task(abc.ABC):
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
         """Randomise the task's initial state; the env calls ``mj_forward`` afterwards."""
 
-    def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
-        """Update internal progress (timers, latches) once per control step, before
-        :meth:`reward` and :meth:`evaluate`, which must not change the task."""
+    def update(self, model: mujoco.MjModel, data: mujoco.MjData, *, reset: bool = False) -> None:
+        """Measure the state once per control step (and once after ``reset``, with
+        ``reset=True``), before :meth:`reward` and :meth:`evaluate`: update progress
+        (timers, latches) and cache measurements those two read. Apart from
+        :meth:`reset`, only this hook changes the task's internal state."""
 
     @property
     @abc.abstractmethod

@@ -16,12 +16,11 @@ manipulation tasks land.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import mujoco
 import numpy as np
 
-from handitl.assets.hand_description import Side
+from handitl.assets.hand_description import SIDES, Side
 from handitl.assets.scene import SceneDescription
 from handitl.envs.rewards import tolerance
 from handitl.envs.robot import RobotBindings
@@ -58,9 +57,11 @@ class Reach(Task):
                           rgba=[0.1, 0.8, 0.2, 0.5], group=2)  # fmt: skip
 
     def bind(self, model: mujoco.MjModel, robot: RobotBindings) -> None:
-        self._hand_qpos = np.concatenate([h.qpos_idx for h in robot.hands.values()])
-        self._palm_sites = {s: robot.hands[s].palm_site for s in Side}
         self._goal_sites = {s: model.site(f"reach_goal_{s.value}").id for s in Side}
+        self._hand_qpos = np.concatenate([h.qpos_idx for h in robot.hands.values()])
+        # Rows: left palm, right palm, left goal, right goal (one gather per query).
+        self._site_rows = np.array([robot.hands[s].palm_site for s in SIDES]
+                                   + [self._goal_sites[s] for s in SIDES])  # fmt: skip
         self._goal_mocap = {s: model.body(f"reach_goal_{s.value}").mocapid[0] for s in Side}
 
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
@@ -77,28 +78,30 @@ class Reach(Task):
         return {s: data.site_xpos[i].copy() for s, i in self._goal_sites.items()}
 
     def state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
-        return np.concatenate([data.site_xpos[self._goal_sites[s]] for s in Side])
+        return data.site_xpos[self._site_rows[2:]].ravel()
 
     def _distances(self, data: mujoco.MjData) -> dict[Side, float]:
-        xpos = data.site_xpos
-        return {s: math.dist(xpos[self._palm_sites[s]], xpos[self._goal_sites[s]]) for s in Side}
+        xpos = data.site_xpos[self._site_rows]
+        left, right = np.sqrt(((xpos[:2] - xpos[2:]) ** 2).sum(axis=1)).tolist()
+        return {Side.LEFT: left, Side.RIGHT: right}
 
     def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
         terms = {
             f"reach_{s.value}": tolerance(d, 0.0, self.config.tolerance,
                                           margin=self.config.margin, sigmoid="long_tail")
-            for s, d in self._distances(data).items()
+            for s, d in self._distance.items()
         }
-        flex = float(np.abs(data.qpos[self._hand_qpos]).mean())
+        flex = float(np.abs(data.qpos[self._hand_qpos]).sum()) / len(self._hand_qpos)
         terms["hands_open"] = 0.1 * tolerance(flex, 0.0, 0.3, margin=1.0)
         return terms
 
-    def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
-        both = all(d <= self.config.tolerance for d in self._distances(data).values())
-        self._held = self._held + 1 if both else 0
+    def update(self, model: mujoco.MjModel, data: mujoco.MjData, *, reset: bool = False) -> None:
+        self._distance = self._distances(data)
+        both = all(d <= self.config.tolerance for d in self._distance.values())
+        self._held = self._held + 1 if both and not reset else 0
 
     def evaluate(self, model: mujoco.MjModel, data: mujoco.MjData) -> TaskStatus:
-        reached = {s: d <= self.config.tolerance for s, d in self._distances(data).items()}
+        reached = {s: d <= self.config.tolerance for s, d in self._distance.items()}
         held = self._held >= self.config.hold_steps
         stages = {"left_reached": reached[Side.LEFT], "right_reached": reached[Side.RIGHT],
                   "held": held}  # fmt: skip
