@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -64,7 +65,12 @@ def run_mujoco_viewer(env: BimanualEnv, policy, seed: int, episodes: int) -> Non
                 time.sleep(max(0.0, env.control_dt - (time.perf_counter() - tick)))
             print(f"episode {episode}: success={info['success']} score={info['score']:.2f}")
             if not viewer.is_running():
-                return
+                break
+    # The passive viewer's UI thread tears GLFW down after the window closes; exiting
+    # before it finishes races GLFW's atexit terminate and segfaults.
+    for thread in threading.enumerate():
+        if "_launch_internal" in thread.name:
+            thread.join(timeout=10.0)
 
 
 def run_dm_control_viewer(task: str, policy_name: str, seed: int) -> None:
