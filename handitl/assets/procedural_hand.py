@@ -26,6 +26,7 @@ axes a -> -M a (axial vectors flip under a reflection), rotations R -> M R M.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -34,7 +35,13 @@ import numpy as np
 
 from handitl.assets import contact_constants as cc
 from handitl.assets import procedural_hand_constants as C
-from handitl.assets.hand_description import FINGERS, KEYPOINT_NAMES, HandAsset, HandDescription, Side
+from handitl.assets.hand_description import (
+    FINGERS,
+    KEYPOINT_NAMES,
+    HandAsset,
+    HandDescription,
+    Side,
+)
 
 MODEL_NAME = "procedural21"
 ROOT_BODY = "hand"
@@ -151,7 +158,9 @@ def _thumb_base_rot() -> np.ndarray:
     tilt it palmar (+x), and pronate it about its own axis so that its palmar side (+x,
     where its pad is) turns toward the fingers (-y): that is what lets it oppose.
     """
-    return _rot("y", C.THUMB_PALMAR_TILT) @ _rot("x", -C.THUMB_SPREAD) @ _rot("z", -C.THUMB_PRONATION)
+    return (
+        _rot("y", C.THUMB_PALMAR_TILT) @ _rot("x", -C.THUMB_SPREAD) @ _rot("z", -C.THUMB_PRONATION)
+    )
 
 
 def _thumb_cmc_abd_axis() -> tuple[float, float, float]:
@@ -178,12 +187,16 @@ def _digits(scale: float) -> tuple[_Digit, ...]:
         return (values[0] * k, values[1] * k, values[2] * k)
 
     thumb_joints = (
-        (_Joint("thumb_cmc_abd", "thumb_cmc", _thumb_cmc_abd_axis()),
-         _Joint("thumb_cmc_flex", "thumb_cmc", _FLEX_AXIS)),
-        (_Joint("thumb_mcp_abd", "thumb_mcp", _TOWARD_THUMB_AXIS),
-         _Joint("thumb_mcp_flex", "thumb_mcp", _FLEX_AXIS)),
+        (
+            _Joint("thumb_cmc_abd", "thumb_cmc", _thumb_cmc_abd_axis()),
+            _Joint("thumb_cmc_flex", "thumb_cmc", _FLEX_AXIS),
+        ),
+        (
+            _Joint("thumb_mcp_abd", "thumb_mcp", _TOWARD_THUMB_AXIS),
+            _Joint("thumb_mcp_flex", "thumb_mcp", _FLEX_AXIS),
+        ),
         (_Joint("thumb_ip", "thumb_ip", _FLEX_AXIS),),
-    )  # fmt: skip
+    )
     digits = [
         _Digit(
             name="thumb",
@@ -231,7 +244,9 @@ def joint_names() -> tuple[str, ...]:
 def _add_keypoint(body: mujoco.MjsBody, name: str, pos: Sequence[float]) -> str:
     """A small visual site ``kp_<name>`` at body-local ``pos``; returns the site name."""
     site_name = f"kp_{name}"
-    body.add_site(name=site_name, pos=list(pos), size=[0.003, 0, 0], rgba=list(C.RGBA_SITE), group=4)
+    body.add_site(
+        name=site_name, pos=list(pos), size=[0.003, 0, 0], rgba=list(C.RGBA_SITE), group=4
+    )
     return site_name
 
 
@@ -277,11 +292,13 @@ def _add_pad(body: mujoco.MjsBody, digit: _Digit, cfg: ProceduralHandConfig) -> 
     of the tip's round cap. Returns (pad geom name, fingertip site name).
     """
     r, length = digit.radii[2], digit.lengths[2]
-    half = np.array([
-        C.PAD_HALF_THICKNESS_RATIO * r,
-        C.PAD_HALF_WIDTH_RATIO * r,
-        C.PAD_HALF_LENGTH_RATIO * length,
-    ])  # fmt: skip
+    half = np.array(
+        [
+            C.PAD_HALF_THICKNESS_RATIO * r,
+            C.PAD_HALF_WIDTH_RATIO * r,
+            C.PAD_HALF_LENGTH_RATIO * length,
+        ]
+    )
     face_x = r + cfg.pad_protrusion * cfg.scale
     # Centre the pad on the straight part of the capsule, but keep it inside the segment.
     z_c = max(half[2], length - r - 0.5 * half[2])
@@ -296,13 +313,15 @@ def _add_pad(body: mujoco.MjsBody, digit: _Digit, cfg: ProceduralHandConfig) -> 
     )
     cc.set_robot_contact(geom, pad=True)
     site_name = f"fingertip_{digit.name}"
-    body.add_site(name=site_name, pos=[face_x, 0.0, z_c], size=[0.003, 0, 0],
-                  rgba=list(C.RGBA_PAD), group=4)  # fmt: skip
+    body.add_site(
+        name=site_name, pos=[face_x, 0.0, z_c], size=[0.003, 0, 0], rgba=list(C.RGBA_PAD), group=4
+    )
     return geom_name, site_name
 
 
-def _add_joint(spec: mujoco.MjSpec, body: mujoco.MjsBody, joint: _Joint, side: Side,
-               cfg: ProceduralHandConfig) -> None:  # fmt: skip
+def _add_joint(
+    spec: mujoco.MjSpec, body: mujoco.MjsBody, joint: _Joint, side: Side, cfg: ProceduralHandConfig
+) -> None:
     """Hinge at the body origin plus its position servo ``act_<joint>``."""
     lo, hi = C.JOINT_RANGES[joint.name]
     body.add_joint(
@@ -327,8 +346,9 @@ def _add_joint(spec: mujoco.MjSpec, body: mujoco.MjsBody, joint: _Joint, side: S
     act.set_to_position(kp=C.SERVO_KP[joint.kind] * cfg.kp_factor)
 
 
-def _add_digit(spec: mujoco.MjSpec, hand: mujoco.MjsBody, digit: _Digit, side: Side,
-               cfg: ProceduralHandConfig) -> dict[str, str]:  # fmt: skip
+def _add_digit(
+    spec: mujoco.MjSpec, hand: mujoco.MjsBody, digit: _Digit, side: Side, cfg: ProceduralHandConfig
+) -> dict[str, str]:
     """Three capsule segments with joints, keypoints and the pad.
 
     Returns a map from keypoint name (and ``"fingertip"``) to site name.
@@ -373,9 +393,13 @@ def collision_pairs() -> tuple[tuple[str, str], ...]:
     by the broadphase bits of ``contact_constants``.
     """
     thumb = ("thumb_proximal", "thumb_distal", "thumb_pad")
-    pairs = [(t, f"{f}_{s}") for t in thumb for f in FINGERS[1:] for s in ("middle", "distal", "pad")]
-    for a, b in zip(FINGERS[1:-1], FINGERS[2:]):
-        pairs += [(f"{a}_{sa}", f"{b}_{sb}") for sa in ("middle", "distal") for sb in ("middle", "distal")]
+    pairs = [
+        (t, f"{f}_{s}") for t in thumb for f in FINGERS[1:] for s in ("middle", "distal", "pad")
+    ]
+    for a, b in itertools.pairwise(FINGERS[1:]):
+        pairs += [
+            (f"{a}_{sa}", f"{b}_{sb}") for sa in ("middle", "distal") for sb in ("middle", "distal")
+        ]
     return tuple(pairs)
 
 
@@ -449,8 +473,9 @@ _PINCH_NOMINAL_FINGER = (0.0, 1.0, 0.3, 0.0)
 """Finger abd, MCP, PIP, DIP (rad): flexed mostly at the MCP, a pad (not tip) pinch."""
 
 
-def solve_pinch_pose(model: mujoco.MjModel, description: HandDescription, *, gap: float = 0.0,
-                     finger: str = "index") -> np.ndarray:  # fmt: skip
+def solve_pinch_pose(
+    model: mujoco.MjModel, description: HandDescription, *, gap: float = 0.0, finger: str = "index"
+) -> np.ndarray:
     """Joint vector that puts the thumb pad face to face with ``finger``'s pad.
 
     Least squares over the thumb's 5 and the finger's 4 joints (within their ranges):
@@ -462,11 +487,11 @@ def solve_pinch_pose(model: mujoco.MjModel, description: HandDescription, *, gap
     included). Returns (num_joints,) angles in ``description.joint_names`` order, rad;
     joints outside the thumb and ``finger`` are 0.
     """
-    from scipy.optimize import least_squares  # noqa: PLC0415 (scipy only for this helper)
+    from scipy.optimize import least_squares  # lazy: scipy is needed only by this helper
 
     names = description.joint_names
-    unprefixed = [n.split("/")[-1] for n in names]
-    active = [i for i, n in enumerate(unprefixed) if n.startswith(("thumb_", f"{finger}_"))]
+    # joint_names() is this hand's unprefixed order; the description may carry a prefix.
+    active = [i for i, n in enumerate(joint_names()) if n.startswith(("thumb_", f"{finger}_"))]
     nominal = np.array([*_PINCH_NOMINAL_THUMB, *_PINCH_NOMINAL_FINGER])
     qadr = np.array([model.joint(names[i]).qposadr[0] for i in active])
     lo, hi = (np.array([model.joint(names[i]).range[k] for i in active]) for k in (0, 1))

@@ -125,7 +125,7 @@ JOINT_RANGES: dict[str, tuple[float, float]] = {
     "thumb_cmc_flex": (-0.50, 1.20),  # CMC flexion/extension ~50/25 deg, widened for opposition
     "thumb_mcp_abd": (-0.30, 0.30),  # small MCP radial/ulnar deviation
     "thumb_mcp_flex": (-0.20, 1.10),  # thumb MCP flexion ~55-60 deg, little hyperextension
-    "thumb_ip": (-0.50, 1.40),  # IP flexion ~80 deg; hyperextension to ~30 deg is common in pad pinch
+    "thumb_ip": (-0.50, 1.40),  # flexion ~80 deg; ~30 deg hyperextension is common in pinch
     "index_abd": (-0.25, 0.35),  # MCP ab/adduction ~20 deg; adduction limited by neighbour
     "middle_abd": (-0.25, 0.25),  # middle finger deviates little
     "ring_abd": (-0.25, 0.30),

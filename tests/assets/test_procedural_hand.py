@@ -91,9 +91,10 @@ class _Prop:
 
 @dataclasses.dataclass
 class _Scene:
+    """A compiled hand-and-prop scene with name lookups for the (prefixed) hand."""
+
     model: mujoco.MjModel
     data: mujoco.MjData
-    desc: HandDescription
     obj_body: int
     obj_geom: int
     hand_body: int
@@ -124,8 +125,9 @@ def _scene(side: Side, rot_world_palm: np.ndarray, prop: _Prop) -> _Scene:
     spec.compiler.degree = False
     cc.apply_physics_options(spec)
     base_pos = np.array([0.0, 0.0, 0.5])
-    base = spec.worldbody.add_body(name="base", mocap=True, pos=list(base_pos),
-                                   quat=list(_quat(rot_world_palm)))  # fmt: skip
+    base = spec.worldbody.add_body(
+        name="base", mocap=True, pos=list(base_pos), quat=list(_quat(rot_world_palm))
+    )
     spec.attach(asset.spec, prefix=PREFIX, frame=base.add_frame())
     body = spec.worldbody.add_body(
         name="prop",
@@ -140,16 +142,18 @@ def _scene(side: Side, rot_world_palm: np.ndarray, prop: _Prop) -> _Scene:
     return _Scene(
         model=model,
         data=mujoco.MjData(model),
-        desc=asset.description.with_prefix(PREFIX),
         obj_body=model.body("prop").id,
         obj_geom=model.geom("prop").id,
         hand_body=model.body(PREFIX + "hand").id,
     )
 
 
-def _touches(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int], others: list[int]) -> bool:
-    return any(mujoco.mj_geomDistance(model, data, g, o, 0.01, None) <= 0.0
-               for g in geoms for o in others)  # fmt: skip
+def _touches(
+    model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int], others: list[int]
+) -> bool:
+    return any(
+        mujoco.mj_geomDistance(model, data, g, o, 0.01, None) <= 0.0 for g in geoms for o in others
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,8 +167,9 @@ class _ChainJoint:
     """Geoms of the segment this joint moves; contact there stops it and proximal joints."""
 
 
-def _close_kinematically(scene: _Scene, chain: list[_ChainJoint], obstacles: list[int],
-                         steps: int = 400) -> dict[str, float]:  # fmt: skip
+def _close_kinematically(
+    scene: _Scene, chain: list[_ChainJoint], obstacles: list[int], steps: int = 400
+) -> dict[str, float]:
     """Contact angles of a staggered closing sweep (GraspIt-style auto-grasp).
 
     Joints sweep from ``start`` toward ``goal`` in kinematics only; when a segment touches
@@ -190,8 +195,9 @@ def _close_kinematically(scene: _Scene, chain: list[_ChainJoint], obstacles: lis
     return {j.joint: float(v) for j, v in zip(chain, q)}
 
 
-def _run_close_and_hold(scene: _Scene, start: dict[str, float], target: dict[str, float],
-                        delays: dict[str, float]) -> float:  # fmt: skip
+def _run_close_and_hold(
+    scene: _Scene, start: dict[str, float], target: dict[str, float], delays: dict[str, float]
+) -> float:
     """Ramp servos from ``start`` to ``target``, release the prop, hold; returns slip in m.
 
     Slip is the prop's displacement in the palm frame from the release to ``HOLD_S`` later.
@@ -230,8 +236,13 @@ def test_compiles_with_all_named_parts(side: Side) -> None:
     assert [model.actuator(a).trnid[0] for a in desc.actuator_names] == [
         model.joint(j).id for j in desc.joint_names
     ]
-    assert desc.joint_names[:5] == ("thumb_cmc_abd", "thumb_cmc_flex", "thumb_mcp_abd",
-                                    "thumb_mcp_flex", "thumb_ip")  # fmt: skip
+    assert desc.joint_names[:5] == (
+        "thumb_cmc_abd",
+        "thumb_cmc_flex",
+        "thumb_mcp_abd",
+        "thumb_mcp_flex",
+        "thumb_ip",
+    )
     assert desc.joint_names[5:9] == ("index_abd", "index_mcp", "index_pip", "index_dip")
     assert all(s is not None for s in (*desc.keypoint_sites, *desc.fingertip_sites))
     assert desc.keypoint_sites == tuple(f"kp_{k}" for k in KEYPOINT_NAMES)
@@ -333,8 +344,10 @@ def test_thumb_opposes_index_pad(side: Side) -> None:
     thumb, index = (data.site(desc.fingertip_sites[FINGERS.index(f)]) for f in ("thumb", "index"))
     distance = np.linalg.norm(thumb.xpos - index.xpos)
     cos_normals = thumb.xmat.reshape(3, 3)[:, 0] @ index.xmat.reshape(3, 3)[:, 0]
-    print(f"\n{side.value} pinch pose (thumb 5, index 4): {np.round(q[:9], 3)}, "
-          f"pad distance {distance * 1e3:.2f} mm, cos(normals) {cos_normals:.4f}")  # fmt: skip
+    print(
+        f"\n{side.value} pinch pose (thumb 5, index 4): {np.round(q[:9], 3)}, "
+        f"pad distance {distance * 1e3:.2f} mm, cos(normals) {cos_normals:.4f}"
+    )
     assert distance < 0.005
     assert cos_normals < -math.cos(math.radians(10.0))
 
@@ -350,12 +363,17 @@ _HANDLE_CENTRE = np.array([0.036, 0.0, 0.06])
 """Right-hand palm frame, m: resting on the palm (palm surface at x = 0.014) with 2 mm clearance."""
 _THUMB_PREGRASP = {"thumb_cmc_abd": 1.2, "thumb_cmc_flex": -0.5}
 """Thumb lifted out of the palm and swung radially, clear of the handle."""
-_HAND_POSES = {
-    "handle_vertical": lambda axis: _rotation_taking(axis, np.array([0.0, 0.0, 1.0])),
-    "palm_down": lambda axis: _rotation_taking(np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0])),
-}  # fmt: skip
-"""World orientation of the palm for a hold: weight along the handle (friction only), or
-pulling the object out of the palm (the wrap must cage it)."""
+_POWER_POSES = ("handle_vertical", "palm_down")
+"""Hold orientations: weight along the handle (friction only), or pulling the handle out of
+the palm (the wrap must cage it)."""
+
+
+def _power_hold_rotation(pose: str, handle_axis_palm: np.ndarray) -> np.ndarray:
+    """(3, 3) world orientation of the palm frame for a power-grasp hold."""
+    up = np.array([0.0, 0.0, 1.0])
+    if pose == "handle_vertical":
+        return _rotation_taking(handle_axis_palm, up)
+    return _rotation_taking(np.array([1.0, 0.0, 0.0]), -up)  # palmar normal points down
 
 
 def _handle_prop(side: Side, mass: float) -> tuple[_Prop, np.ndarray]:
@@ -379,7 +397,8 @@ def _power_grasp_targets(scene: _Scene) -> dict[str, float]:
     """
     for joint, angle in _THUMB_PREGRASP.items():
         scene.data.qpos[scene.qadr(joint)] = angle
-    delays = {"mcp": 0.0, "pip": 0.34, "dip": 0.69}  # STAGGER_S over the ramp length
+    # The physics stagger as fractions of the ramp, so the sweep closes in the same order.
+    delays = {k: t / CLOSE_RAMP_S for k, t in STAGGER_S.items()}
     contact: dict[str, float] = {}
     for f in FINGERS[1:]:
         chain = [
@@ -390,14 +409,17 @@ def _power_grasp_targets(scene: _Scene) -> dict[str, float]:
         contact |= _close_kinematically(scene, chain, [scene.obj_geom])
     fingers = [scene.geom(f"{f}_{s}") for f in FINGERS[1:] for s in ("middle", "distal", "pad")]
     thumb = [
-        _ChainJoint("thumb_cmc_flex", _THUMB_PREGRASP["thumb_cmc_flex"], 1.0, 0.0,
-                    ("thumb_metacarpal",)),
+        _ChainJoint(
+            "thumb_cmc_flex", _THUMB_PREGRASP["thumb_cmc_flex"], 1.0, 0.0, ("thumb_metacarpal",)
+        ),
         _ChainJoint("thumb_mcp_flex", 0.0, 0.8, delays["pip"], ("thumb_proximal",)),
         _ChainJoint("thumb_ip", 0.0, 0.8, delays["dip"], ("thumb_distal", "thumb_pad")),
-    ]  # fmt: skip
+    ]
     contact |= _close_kinematically(scene, thumb, [scene.obj_geom, *fingers])
-    targets = {j: min(a + PAST_CONTACT_RAD, scene.model.joint(PREFIX + j).range[1])
-               for j, a in contact.items()}  # fmt: skip
+    targets = {
+        j: min(a + PAST_CONTACT_RAD, scene.model.joint(PREFIX + j).range[1])
+        for j, a in contact.items()
+    }
     targets["thumb_cmc_abd"] = _THUMB_PREGRASP["thumb_cmc_abd"]
     return targets
 
@@ -411,14 +433,14 @@ def _stagger_delay(joint: str) -> float:
     return STAGGER_S["mcp"]
 
 
-@pytest.mark.parametrize("pose", sorted(_HAND_POSES))
+@pytest.mark.parametrize("pose", _POWER_POSES)
 @pytest.mark.parametrize("side", SIDES, ids=lambda s: s.value)
 def test_power_grasp_holds_handle(side: Side, pose: str) -> None:
     """A 0.8 kg, 4 cm handle wrapped by staggered, ramped servo targets (0.25 rad past
     kinematic contact) moves < 1 cm in the palm frame during 2 s without support, and
     the thumb closes over the grasp (touches the handle or the fingers)."""
     prop, axis = _handle_prop(side, mass=0.8)
-    scene = _scene(side, _HAND_POSES[pose](axis), prop)
+    scene = _scene(side, _power_hold_rotation(pose, axis), prop)
     target = _power_grasp_targets(scene)
     start = {j: _THUMB_PREGRASP.get(j, 0.0) for j in target}
     slip = _run_close_and_hold(scene, start, target, {j: _stagger_delay(j) for j in target})
@@ -461,8 +483,10 @@ def test_precision_pinch_holds_box(side: Side, pose: str) -> None:
 
     scene = _scene(side, _PINCH_POSES[pose], prop)
     upper = _joint_limits(kin_model, kin_desc)[:, 1]
-    target = {n: float(min(q + PAST_CONTACT_RAD * (n in _PINCH_CLOSING), hi))
-              for n, q, hi in zip(names, q_contact, upper)}  # fmt: skip
+    target = {
+        n: float(min(q + PAST_CONTACT_RAD * (n in _PINCH_CLOSING), hi))
+        for n, q, hi in zip(names, q_contact, upper)
+    }
     start = dict(zip(names, q_open.tolist()))
     slip = _run_close_and_hold(scene, start, target, {})
     print(f"\npinch {side.value} {pose}: slip {slip * 1e3:.2f} mm over {HOLD_S} s")
@@ -475,16 +499,15 @@ def test_servo_hold_is_stable(side: Side) -> None:
     fingers, a random pose) for 2 s each: no NaN, finite qacc, no solver warnings, and
     explicit pairs keep finger-finger penetration below 3 mm."""
     rng = np.random.default_rng(1)
-    model, desc = _standalone(side)
+    asset = build_procedural_hand(side)
+    cc.apply_physics_options(asset.spec)
+    model, desc = asset.spec.compile(), asset.description
     limits = _joint_limits(model, desc)
     fist = limits[:, 1].copy()
     for i, name in enumerate(desc.joint_names):
         if name.endswith("_abd"):
             fist[i] = 0.0
     poses = {"zero": np.zeros(21), "fist": fist, "random": rng.uniform(limits[:, 0], limits[:, 1])}
-    spec = build_procedural_hand(side).spec
-    cc.apply_physics_options(spec)
-    model = spec.compile()
     data = mujoco.MjData(model)
     acts = [model.actuator(a).id for a in desc.actuator_names]
     for pose_name, q in poses.items():
@@ -494,7 +517,9 @@ def test_servo_hold_is_stable(side: Side) -> None:
         while data.time < 2.0:
             mujoco.mj_step(model, data)
             if data.ncon:
-                worst_penetration = min(worst_penetration, float(data.contact.dist[: data.ncon].min()))
+                worst_penetration = min(
+                    worst_penetration, float(data.contact.dist[: data.ncon].min())
+                )
         assert np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qacc)), pose_name
         assert np.abs(data.qacc).max() < 1e6, pose_name
         assert all(w.number == 0 for w in data.warning), pose_name
