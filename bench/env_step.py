@@ -27,7 +27,11 @@ from handitl.envs import make_env, task_entry  # noqa: E402
 
 
 def _env_rate(task: str, steps: int, moving: bool) -> tuple[float, float, int]:
-    """(control steps/s counting env.step only, raw mj_step steps/s, substeps)."""
+    """(control steps/s counting env.step only, raw mj_step steps/s, substeps).
+
+    The raw figure replays the very same controls on a copy of the start state with
+    bare mj_step calls, so both runs do identical physics (checked bit for bit).
+    """
     env = make_env(task, terminate_on_success=False)
     obs, _ = env.reset(seed=0)
     policy = ReachExpert(env.layout, control_dt=env.control_dt) if moving else None
@@ -35,20 +39,26 @@ def _env_rate(task: str, steps: int, moving: bool) -> tuple[float, float, int]:
     substeps = round(env.control_dt / env.config.physics_dt)
     for _ in range(50):  # warm-up
         obs, *_ = env.step(policy(obs) if policy else hold)
+    start_state = mujoco.MjData(env.model)
+    mujoco.mj_copyData(start_state, env.model, env.data)
+    controls = np.empty((steps, env.model.nu))
     in_step = 0.0
-    for _ in range(steps):
+    for k in range(steps):
         action = policy(obs) if policy else hold
         start = time.perf_counter()
         obs, *_ = env.step(action)
         in_step += time.perf_counter() - start
-    # Raw mj_step on the same model from the same state and controls.
-    data = mujoco.MjData(env.model)
-    mujoco.mj_copyData(data, env.model, env.data)
+        controls[k] = env.data.ctrl
+    model, data = env.model, start_state
     start = time.perf_counter()
-    mujoco.mj_step(env.model, data, nstep=steps * substeps)
-    raw = steps * substeps / (time.perf_counter() - start)
+    for k in range(steps):
+        data.ctrl[:] = controls[k]
+        mujoco.mj_step(model, data, nstep=substeps)
+    raw_time = time.perf_counter() - start
+    if not np.array_equal(data.qpos, env.data.qpos):
+        raise RuntimeError("replay diverged from the env: the comparison would be unfair")
     env.close()
-    return steps / in_step, raw, substeps
+    return steps / in_step, steps * substeps / raw_time, substeps
 
 
 def _vector_rate(task: str, workers: int, steps: int) -> float:

@@ -39,10 +39,12 @@ _FINGER_RGBA = {
     "ring": (0.95, 0.85, 0.1, 1.0),
     "little": (0.85, 0.1, 0.85, 1.0),
 }
+_AXES_GROUP = 5
+"""Geom group of the palm-axes markers (drawn opaque; hand geoms are made translucent)."""
 _VIEWS: dict[str, tuple[float, float, float]] = {
     # camera direction from the palm centre, in palm-frame coordinates (x palmar, y thumb)
     "palmar": (1.0, 0.0, 0.0),
-    "thumb_side": (0.25, 1.0, 0.0),
+    "side_minus_y": (0.25, -1.0, 0.0),
     "oblique": (1.0, 0.7, 0.6),
 }
 
@@ -53,7 +55,9 @@ def _builders(urdf_dir: pathlib.Path | None) -> dict[str, Callable[[Side], HandA
         for profile in (LEAP_HAND, ALLEGRO_HAND):
             path = urdf_dir / profile.urdf_file
             if path.is_file():
-                builders[profile.model_name] = lambda side, p=profile, f=path: load_urdf_hand(f, p, side)
+                builders[profile.model_name] = lambda side, p=profile, f=path: load_urdf_hand(
+                    f, p, side
+                )
             else:
                 print(f"skipping {profile.model_name}: {path} not found")
     else:
@@ -91,10 +95,13 @@ def _add_palm_axes(asset: HandAsset, length: float = 0.04) -> None:
         end = origin + length * rot[:, k]
         site.parent.add_geom(type=mujoco.mjtGeom.mjGEOM_CAPSULE, size=[0.0015, 0, 0],
                              fromto=[*origin, *end], rgba=rgba, contype=0, conaffinity=0,
-                             group=2, mass=0.0)  # fmt: skip
+                             group=_AXES_GROUP, mass=0.0)  # fmt: skip
 
 
 def _colour_sites(model: mujoco.MjModel, asset: HandAsset) -> None:
+    """Per-finger keypoint colours; geoms made translucent so that sites inside show."""
+    hand_geoms = model.geom_group != _AXES_GROUP
+    model.geom_rgba[hand_geoms, 3] = np.minimum(model.geom_rgba[hand_geoms, 3], 0.3)
     desc = asset.description
     for name, site in zip(KEYPOINT_NAMES, desc.keypoint_sites):
         if site is None:
@@ -117,7 +124,7 @@ def _open_pose(model: mujoco.MjModel, asset: HandAsset) -> np.ndarray:
 def render_hand(asset: HandAsset, out_dir: pathlib.Path, width: int = 480,
                 height: int = 480) -> list[pathlib.Path]:  # fmt: skip
     """Render one hand in its open pose from every view; returns the written paths."""
-    _add_cameras(asset, distance=0.45)
+    _add_cameras(asset, distance=0.38)
     _add_palm_axes(asset)
     model = asset.spec.compile()
     model.vis.quality.shadowsize = 0
@@ -129,11 +136,15 @@ def render_hand(asset: HandAsset, out_dir: pathlib.Path, width: int = 480,
     mujoco.mj_forward(model, data)  # also places the cameras (mj_camlight)
     option = mujoco.MjvOption()
     option.sitegroup[:] = 1
+    option.geomgroup[_AXES_GROUP] = 1
     written = []
     with mujoco.Renderer(model, height=height, width=width) as renderer:
         for view in _VIEWS:
             renderer.update_scene(data, camera=view, scene_option=option)
-            path = out_dir / f"{asset.description.model_name}_{asset.description.side.value}_{view}.png"
+            path = (
+                out_dir
+                / f"{asset.description.model_name}_{asset.description.side.value}_{view}.png"
+            )
             Image.fromarray(renderer.render()).save(path)
             written.append(path)
     return written

@@ -6,7 +6,6 @@ gymnasium-robotics, URDF hands) import them only when called.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from handitl.assets.hand_description import HandAsset, Side
@@ -51,13 +50,15 @@ def _shadow(side: Side) -> HandAsset:
 
 
 def _urdf_dir() -> Path:
-    env = os.environ.get("HANDITL_HAND_URDF_DIR")
-    if not env:
+    from handitl.assets.urdf_hand import find_hand_urdf_dir
+
+    folder = find_hand_urdf_dir()
+    if folder is None or not folder.is_dir():
         raise FileNotFoundError(
             "URDF hands need their files: set HANDITL_HAND_URDF_DIR to the folder holding "
-            "leap_hand/ and allegro_hand/ (e.g. dex-urdf's robots/hands)"
+            f"leap_hand/ and allegro_hand/ (e.g. dex-urdf's robots/hands); got {folder}"
         )
-    return Path(env)
+    return folder
 
 
 def _leap(side: Side) -> HandAsset:

@@ -134,7 +134,7 @@ def pose_in_body(spec: mujoco.MjSpec, element: object, ancestor: mujoco.MjsBody,
     ``ancestor`` itself). With ``rigid`` a joint between the two raises :class:`MirrorError`:
     the pose would then depend on the configuration.
     """
-    if element is ancestor:
+    if isinstance(element, mujoco.MjsBody) and element.name == ancestor.name:
         return np.zeros(3), np.eye(3)
     pos, rot = _local_pose(spec, element)
     pos, rot = _compose_frames(spec, element, pos, rot)
@@ -261,13 +261,17 @@ def _flip_meshes(spec: mujoco.MjSpec, names: set[str]) -> None:
         mesh = spec.mesh(name)
         if mesh is None:
             raise MirrorError(f"mesh {name!r} not found")
-        if np.any(np.asarray(mesh.refpos) != 0.0) or np.any(np.asarray(mesh.refquat) != [1, 0, 0, 0]):
+        if np.any(np.asarray(mesh.refpos) != 0.0) or np.any(
+            np.asarray(mesh.refquat) != [1, 0, 0, 0]
+        ):
             raise MirrorError(f"mesh {name!r}: refpos/refquat are not supported")
         sx, sy, sz = mesh.scale
         mesh.scale = [sx, -sy, sz]
 
 
-def palm_reflection(spec: mujoco.MjSpec, root_body: str, palm_site: str) -> tuple[np.ndarray, np.ndarray]:
+def palm_reflection(
+    spec: mujoco.MjSpec, root_body: str, palm_site: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(A, b): the palm-frame y reflection in root coordinates, p -> A p + b.
 
     The palm site must be rigidly attached to the root (no joint in between).

@@ -12,8 +12,9 @@ What this loader changes, with the MjSpec API only:
   (the wrist housing) at the origin with no joint, for the arm flange. The two wrist
   joints WRJ1/WRJ0 are removed: the arm's last joints play their role, and keeping them
   would leave either a floppy or a redundant wrist.
-* Names lose the vendor's ``robot0:`` prefix (``robot0:FFJ3`` -> ``FFJ3``), so that the
-  scene's ``left/``/``right/`` prefix gives ``right/FFJ3``.
+* Element and asset names lose the vendor's ``robot0:`` prefix (``robot0:FFJ3`` ->
+  ``FFJ3``), so that the scene's ``left/``/``right/`` prefix gives ``right/FFJ3``; default
+  classes keep theirs (``robot0:asset_class``).
 * Actuation: every one of the 22 finger joints gets its own position servo
   ``act_<joint>`` (ctrlrange = joint range). gymnasium-robotics drives 18 finger
   actuators and couples each finger's J0 (DIP) to J1 (PIP) with a tendon-limit
@@ -40,10 +41,9 @@ import importlib.util
 from pathlib import Path
 
 import mujoco
-import numpy as np
 
 from handitl.assets import contact_constants as cc
-from handitl.assets.hand_description import FINGERS, KEYPOINT_NAMES, HandAsset, HandDescription, Side
+from handitl.assets.hand_description import KEYPOINT_NAMES, HandAsset, HandDescription, Side
 from handitl.assets.mirror import mirror_hand
 from handitl.assets.urdf_hand import (
     PALM_SITE,
@@ -83,7 +83,12 @@ FORCE_LIMITS: dict[str, float] = {
 """Vendor actuator force ranges, N m (finger joints by suffix, thumb joints by name)."""
 
 MCP_FLEXION: tuple[tuple[str, float] | None, ...] = per_finger(
-    {"index": ("FFJ2", 1.0), "middle": ("MFJ2", 1.0), "ring": ("RFJ2", 1.0), "little": ("LFJ2", 1.0)}
+    {
+        "index": ("FFJ2", 1.0),
+        "middle": ("MFJ2", 1.0),
+        "ring": ("RFJ2", 1.0),
+        "little": ("LFJ2", 1.0),
+    }
 )
 """Per finger (FINGERS order): MCP flexion joint and the sign that curls it palmar."""
 
@@ -200,7 +205,7 @@ def _strip_scene(spec: mujoco.MjSpec) -> None:
 
 
 def _strip(name: str) -> str:
-    return name[len(VENDOR_PREFIX):] if name.startswith(VENDOR_PREFIX) else name
+    return name.removeprefix(VENDOR_PREFIX)
 
 
 def _rename(spec: mujoco.MjSpec, mesh_dir: Path) -> None:
@@ -208,9 +213,10 @@ def _rename(spec: mujoco.MjSpec, mesh_dir: Path) -> None:
     for seq in (spec.bodies, spec.geoms, spec.sites, spec.joints, spec.meshes, spec.materials):
         for element in seq:
             element.name = _strip(element.name)
-    classes = {id(g.classname): g.classname for g in spec.geoms}
+    # Default classes keep their vendor names: elements refer to them by name strings
+    # that renaming a class does not update. Their material references are fixed.
+    classes = {g.classname.name: g.classname for g in spec.geoms if g.classname is not None}
     for default in classes.values():
-        default.name = _strip(default.name)
         default.geom.material = _strip(default.geom.material)
     for geom in spec.geoms:
         geom.meshname = _strip(geom.meshname)

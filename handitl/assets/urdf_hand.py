@@ -29,6 +29,7 @@ the wrist is the palm's proximal face, in line with the middle MCP.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -196,17 +197,23 @@ def _leap_profile() -> UrdfHandProfile:
         "thumb_tip": BodyPoint("thumb_fingertip", (-0.003, -0.0621, -0.0146)),
     }
     for finger, suffix in (("index", ""), ("middle", "_2"), ("ring", "_3")):
-        mcp, pip, dip, tip = _leap_finger(f"mcp_joint{suffix}", f"dip{suffix}", f"fingertip{suffix}")
+        mcp, pip, dip, tip = _leap_finger(
+            f"mcp_joint{suffix}", f"dip{suffix}", f"fingertip{suffix}"
+        )
         points.update({f"{finger}_mcp": mcp, f"{finger}_pip": pip,
                        f"{finger}_dip": dip, f"{finger}_tip": tip})  # fmt: skip
     # Pads: the tip covers' palmar faces (local -x, x = -0.0113; face centroid y -0.0386
     # on fingers, -0.0506 on the thumb); the finger points along local -y.
     pads = {
-        "thumb": PadSite("thumb_fingertip", (-0.0113, -0.0506, -0.0146), (-1.0, 0, 0), (0, -1.0, 0)),
+        "thumb": PadSite(
+            "thumb_fingertip", (-0.0113, -0.0506, -0.0146), (-1.0, 0, 0), (0, -1.0, 0)
+        ),
         "index": PadSite("fingertip", (-0.0113, -0.0386, 0.0146), (-1.0, 0, 0), (0, -1.0, 0)),
         "middle": PadSite("fingertip_2", (-0.0113, -0.0386, 0.0146), (-1.0, 0, 0), (0, -1.0, 0)),
         "ring": PadSite("fingertip_3", (-0.0113, -0.0386, 0.0146), (-1.0, 0, 0), (0, -1.0, 0)),
     }
+    distal = {"thumb": ("thumb_fingertip",), "index": ("fingertip",),
+              "middle": ("fingertip_2",), "ring": ("fingertip_3",)}  # fmt: skip
     return UrdfHandProfile(
         model_name="leap",
         urdf_file="leap_hand/leap_hand_right.urdf",
@@ -216,8 +223,7 @@ def _leap_profile() -> UrdfHandProfile:
         joint_names=tuple(str(i) for i in range(16)),
         keypoints=keypoint_table(points),
         fingertips=per_finger(pads),
-        distal_bodies=per_finger({"thumb": ("thumb_fingertip",), "index": ("fingertip",),
-                                  "middle": ("fingertip_2",), "ring": ("fingertip_3",)}, ()),  # fmt: skip
+        distal_bodies=per_finger(distal, ()),
         mcp_flexion=per_finger({"index": ("1", 1.0), "middle": ("5", 1.0), "ring": ("9", 1.0)}),
         palmar_direction=(1.0, 0.0, 0.0),
         pad_meshes=("white_tip", "white_tip_thumb"),
@@ -262,6 +268,11 @@ def _allegro_profile() -> UrdfHandProfile:
     }
     distal = {f: (f"link_{j}.0", f"link_{j}.0_tip")
               for f, j in (("thumb", 15), ("index", 3), ("middle", 7), ("ring", 11))}  # fmt: skip
+    flexion = {
+        "index": ("joint_1.0", 1.0),
+        "middle": ("joint_5.0", 1.0),
+        "ring": ("joint_9.0", 1.0),
+    }
     return UrdfHandProfile(
         model_name="allegro",
         urdf_file="allegro_hand/allegro_hand_right.urdf",
@@ -271,8 +282,7 @@ def _allegro_profile() -> UrdfHandProfile:
         keypoints=keypoint_table(points),
         fingertips=per_finger(pads),
         distal_bodies=per_finger(distal, ()),
-        mcp_flexion=per_finger({"index": ("joint_1.0", 1.0), "middle": ("joint_5.0", 1.0),
-                                "ring": ("joint_9.0", 1.0)}),  # fmt: skip
+        mcp_flexion=per_finger(flexion),
         palmar_direction=(1.0, 0.0, 0.0),
         pad_meshes=("link_tip",),
         # Stiffness/damping of the common Allegro sim setups (kp 3, kd 0.1); the URDF's
@@ -303,13 +313,16 @@ def find_hand_urdf_dir() -> Path | None:
 def _load_spec(path: Path, profile: UrdfHandProfile) -> mujoco.MjSpec:
     """Parse the URDF; keep every link as a body and make mesh paths absolute.
 
-    ``fusestatic`` is off so that the root link and the keypoint links survive
-    (otherwise the jointless root is merged into the world); absolute mesh paths keep
-    the meshes loadable after the hand is attached to a scene spec.
+    ``fusestatic`` (on by default for URDF) is turned off so that the root link and the
+    keypoint links survive (otherwise the jointless root is merged into the world);
+    absolute mesh paths keep the meshes loadable after the hand is attached to a scene.
     """
     spec = mujoco.MjSpec.from_file(str(path))
     spec.modelname = f"{profile.model_name}_right"
     spec.compiler.fusestatic = False
+    # The URDF import already dropped the visual meshes; left on, this flag would also
+    # silently drop any visual geom added to the hand later (contype = conaffinity = 0).
+    spec.compiler.discardvisual = False
     spec.compiler.balanceinertia = profile.balance_inertia
     mesh_dir = path.parent / spec.meshdir if spec.meshdir else path.parent
     for mesh in spec.meshes:
@@ -480,7 +493,7 @@ def finger_collision_pairs(distal: Mapping[str, tuple[str, ...]]) -> tuple[tuple
     """
     fingers = [f for f in FINGERS[1:] if distal.get(f)]
     pairs = [(t, g) for f in fingers for t in distal.get("thumb", ()) for g in distal[f]]
-    for a, b in zip(fingers[:-1], fingers[1:]):
+    for a, b in itertools.pairwise(fingers):
         pairs += [(ga, gb) for ga in distal[a] for gb in distal[b]]
     return tuple(pairs)
 
@@ -519,7 +532,9 @@ def load_urdf_hand(urdf_path: str | Path, profile: UrdfHandProfile,
     keypoint_sites = add_keypoint_sites(spec, profile.keypoints)
     fingertip_sites = add_fingertip_sites(spec, profile.fingertips)
     _add_palm(spec, profile)
-    distal = {f: distal_geoms(spec, bodies) for f, bodies in zip(FINGERS, profile.distal_bodies) if bodies}
+    distal = {
+        f: distal_geoms(spec, bodies) for f, bodies in zip(FINGERS, profile.distal_bodies) if bodies
+    }
     pairs = finger_collision_pairs(distal)
     pads = frozenset(g.name for g in spec.geoms
                      if g.type == mujoco.mjtGeom.mjGEOM_MESH and g.meshname in profile.pad_meshes)  # fmt: skip

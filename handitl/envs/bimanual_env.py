@@ -271,9 +271,10 @@ class BimanualEnv(gym.Env):
         d, ix = self.data, self._index
         qpos, qvel, xpos = d.qpos[ix.qpos], d.qvel[ix.dof], d.site_xpos[ix.sites]
         quats = np.empty((2, 4))
-        for k in range(2):
-            mujoco.mju_mat2Quat(quats[k], d.site_xmat[ix.sites[k, 0]])
-        quats *= np.where(quats[:, :1] < 0, -1.0, 1.0)  # one of the two covers: w >= 0
+        for k, quat in enumerate(quats):
+            mujoco.mju_mat2Quat(quat, d.site_xmat[ix.sites[k, 0]])
+            if quat[0] < 0.0:  # report one of the two covers: w >= 0
+                quat *= -1.0
         n = ix.n_arm
         obs: dict[str, Any] = {
             "arm_qpos": qpos[:, :n],

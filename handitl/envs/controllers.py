@@ -88,7 +88,7 @@ class DifferentialIK:
         self._qp_result = np.zeros(n * k)
         self._qp_factor = np.zeros((n * k, n * k + 7))
         self._qp_index = np.zeros(n * k, dtype=np.int32)
-        self._diag_n = np.diag_indices(n * k)
+        self._damping_eye = c.damping * np.eye(n * k)
 
     def joint_targets(self, data: mujoco.MjData, pos_targets: np.ndarray, quat_targets: np.ndarray,
                       twists: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
@@ -125,7 +125,7 @@ class DifferentialIK:
     def _weighted_hessian(self) -> tuple[np.ndarray, np.ndarray]:
         Jw = self._jac * self._sqrt_w[:, None]
         H = Jw.T @ Jw
-        H[self._diag_n] += self._config.damping
+        H += self._damping_eye
         return Jw, H
 
     def _joint_velocity(self, twist: np.ndarray) -> np.ndarray:

@@ -35,8 +35,13 @@ _PROFILES: dict[str, UrdfHandProfile] = {"leap": LEAP_HAND, "allegro": ALLEGRO_H
 
 def _urdf_dir() -> Path:
     env = os.environ.get(URDF_DIR_ENV)
-    folder = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared/data/hand_urdfs"
-    if not (folder / LEAP_HAND.urdf_file).is_file() or not (folder / ALLEGRO_HAND.urdf_file).is_file():
+    folder = (
+        Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared/data/hand_urdfs"
+    )
+    if (
+        not (folder / LEAP_HAND.urdf_file).is_file()
+        or not (folder / ALLEGRO_HAND.urdf_file).is_file()
+    ):
         pytest.skip(f"LEAP/Allegro URDFs not found under {folder}; set {URDF_DIR_ENV} to the "
                     "folder holding leap_hand/ and allegro_hand/")  # fmt: skip
     return folder
@@ -175,7 +180,7 @@ def test_left_hand_is_the_mirror_body(hand: str) -> None:
     """Masses equal; COMs, inertia tensors and geom centres of the left hand's bodies are
     the right hand's reflected in the palm plane (world frame, qpos0, 1e-9 m, 1e-12 kg m^2)."""
     right, m_right = _model(hand, Side.RIGHT)
-    left, m_left = _model(hand, Side.LEFT)
+    _, m_left = _model(hand, Side.LEFT)
     d_right, d_left = mujoco.MjData(m_right), mujoco.MjData(m_left)
     mujoco.mj_kinematics(m_right, d_right)
     mujoco.mj_kinematics(m_left, d_left)
@@ -288,7 +293,9 @@ def test_missing_urdf_raises(tmp_path: Path) -> None:
         load_urdf_hand(tmp_path / "nothing.urdf", LEAP_HAND)
 
 
-def test_shadow_without_gymnasium_robotics_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shadow_without_gymnasium_robotics_gives_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Without gymnasium-robotics the Shadow loader raises ImportError with the pip hint."""
     monkeypatch.setattr(shadow_hand.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r'pip install "handitl\[shadow\]"'):

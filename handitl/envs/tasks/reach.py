@@ -16,6 +16,7 @@ manipulation tasks land.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import mujoco
 import numpy as np
@@ -80,29 +81,26 @@ class Reach(Task):
     def state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
         return data.site_xpos[self._site_rows[2:]].ravel()
 
-    def _distances(self, data: mujoco.MjData) -> dict[Side, float]:
-        xpos = data.site_xpos[self._site_rows]
-        left, right = np.sqrt(((xpos[:2] - xpos[2:]) ** 2).sum(axis=1)).tolist()
-        return {Side.LEFT: left, Side.RIGHT: right}
-
-    def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
-        terms = {
-            f"reach_{s.value}": tolerance(d, 0.0, self.config.tolerance,
-                                          margin=self.config.margin, sigmoid="long_tail")
-            for s, d in self._distance.items()
-        }
-        flex = float(np.abs(data.qpos[self._hand_qpos]).sum()) / len(self._hand_qpos)
-        terms["hands_open"] = 0.1 * tolerance(flex, 0.0, 0.3, margin=1.0)
-        return terms
-
     def update(self, model: mujoco.MjModel, data: mujoco.MjData, *, reset: bool = False) -> None:
-        self._distance = self._distances(data)
-        both = all(d <= self.config.tolerance for d in self._distance.values())
+        xpos = data.site_xpos[self._site_rows]
+        # Palm-goal distances (left, right), m; reward() and evaluate() read this cache.
+        self._distance = np.sqrt(((xpos[:2] - xpos[2:]) ** 2).sum(axis=1)).tolist()
+        both = max(self._distance) <= self.config.tolerance
         self._held = self._held + 1 if both and not reset else 0
 
+    def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
+        c = self.config
+        left, right = self._distance
+        flex = float(np.abs(data.qpos[self._hand_qpos]).sum()) / len(self._hand_qpos)
+        return {
+            "reach_left": tolerance(left, 0.0, c.tolerance, margin=c.margin, sigmoid="long_tail"),
+            "reach_right": tolerance(right, 0.0, c.tolerance, margin=c.margin, sigmoid="long_tail"),
+            "hands_open": 0.1 * tolerance(flex, 0.0, 0.3, margin=1.0),
+        }
+
     def evaluate(self, model: mujoco.MjModel, data: mujoco.MjData) -> TaskStatus:
-        reached = {s: d <= self.config.tolerance for s, d in self._distance.items()}
+        left, right = self._distance
         held = self._held >= self.config.hold_steps
-        stages = {"left_reached": reached[Side.LEFT], "right_reached": reached[Side.RIGHT],
-                  "held": held}  # fmt: skip
+        stages = {"left_reached": left <= self.config.tolerance,
+                  "right_reached": right <= self.config.tolerance, "held": held}  # fmt: skip
         return TaskStatus(stages=stages, success=held)
