@@ -162,7 +162,7 @@ def _add_world(spec: mujoco.MjSpec, config: SceneConfig) -> None:
     cx = config.table_center_x
     views = {
         "top": ([cx, 0.0, 1.35], [cx, 0.0, 0.0]),
-        "bottom": ([cx + 0.55, 0.0, 0.03], [cx - 0.15, 0.0, 0.35]),
+        "bottom": ([cx + 0.8, 0.0, 0.02], [cx - 0.05, 0.0, 0.3]),
         "third": ([cx + 1.0, -1.0, 0.85], [cx - 0.1, 0.0, 0.15]),
     }
     for name, (eye, target) in views.items():

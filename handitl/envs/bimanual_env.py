@@ -111,7 +111,7 @@ class BimanualEnv(gym.Env):
         noise = self.config.reset_joint_noise
         for side in SIDES:
             arm, hand = self.robot.arms[side], self.robot.hands[side]
-            q = arm.home_qpos + self.np_random.uniform(-noise, noise, size=7)
+            q = arm.home_qpos + self.np_random.uniform(-noise, noise, size=len(arm.home_qpos))
             q = np.clip(q, arm.q_lower, arm.q_upper)
             self.data.qpos[arm.qpos_idx] = q
             self.data.ctrl[arm.actuator_ids] = q
@@ -284,7 +284,7 @@ class BimanualEnv(gym.Env):
             "hand_qpos": qpos[:, n:],
             "hand_qvel": qvel[:, n:],
             "fingertip_pos": xpos[:, 1:],
-            "task_state": np.asarray(self.task.state(self.model, d), dtype=np.float64),
+            "task_state": self.task.state(self.model, d),
         }
         if self.config.image_cameras:
             h, w = self.config.image_size
@@ -293,8 +293,8 @@ class BimanualEnv(gym.Env):
 
     def _info(self, terms: dict[str, float], status: TaskStatus, clipped: bool) -> dict[str, Any]:
         return {
-            "reward_terms": dict(terms),
-            "stages": dict(status.stages),
+            "reward_terms": terms,
+            "stages": status.stages,
             "score": status.score,
             "success": status.success,
             "failure": status.failure,

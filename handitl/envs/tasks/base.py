@@ -60,11 +60,13 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
-        """Task-state observation (float64, ``state_size``), e.g. object poses, goals."""
+        """Task-state observation: a fresh float64 array of ``state_size`` (not a view of
+        MuJoCo's buffers), e.g. object poses and goals."""
 
     @abc.abstractmethod
     def reward(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
-        """Reward terms after the physics step; the env's reward is their sum."""
+        """Reward terms after the physics step, as a new dict (the env hands it out in
+        ``info``); the env's reward is their sum."""
 
     @abc.abstractmethod
     def evaluate(self, model: mujoco.MjModel, data: mujoco.MjData) -> TaskStatus:
