@@ -43,10 +43,8 @@ from pathlib import Path
 import mujoco
 
 from handitl.assets import contact_constants as cc
-from handitl.assets.hand_description import KEYPOINT_NAMES, HandAsset, HandDescription, Side
-from handitl.assets.mirror import mirror_hand
+from handitl.assets.hand_description import KEYPOINT_NAMES, HandAsset, Side
 from handitl.assets.urdf_hand import (
-    PALM_SITE,
     BodyPoint,
     PadSite,
     add_contact_pairs,
@@ -55,6 +53,7 @@ from handitl.assets.urdf_hand import (
     add_palm_site,
     keypoint_table,
     per_finger,
+    sided_asset,
 )
 
 MODEL_NAME = "shadow"
@@ -295,16 +294,6 @@ def load_shadow_hand(side: Side = Side.RIGHT) -> HandAsset:
     kp = dict(zip(KEYPOINT_NAMES, keypoints))
     add_palm_site(spec, ROOT_BODY, kp["wrist"], kp["middle_mcp"], (0.0, -1.0, 0.0))
     add_contact_pairs(spec, COLLISION_PAIRS, _PAD_GEOMS)
-    description = HandDescription(
-        model_name=MODEL_NAME,
-        side=Side.RIGHT,
-        root_body=ROOT_BODY,
-        joint_names=JOINT_NAMES,
-        actuator_names=tuple(f"act_{n}" for n in JOINT_NAMES),
-        keypoint_sites=kp_sites,
-        fingertip_sites=tip_sites,
-        palm_site=PALM_SITE,
-        collision_pairs=COLLISION_PAIRS,
-    )
-    asset = HandAsset(spec=spec, description=description)
-    return asset if side is Side.RIGHT else mirror_hand(asset)
+    return sided_asset(spec, side, model_name=MODEL_NAME, root_body=ROOT_BODY,
+                       joint_names=JOINT_NAMES, keypoint_sites=kp_sites,
+                       fingertip_sites=tip_sites, collision_pairs=COLLISION_PAIRS)  # fmt: skip

@@ -164,7 +164,7 @@ def per_finger(values: Mapping[str, object], missing: object = None) -> tuple:
 # ---------------------------------------------------------------------------------------
 # Built-in profiles. Offsets were read off the collision meshes' extents (vertex min/max
 # of meshes/collision/*.obj in each link frame) and checked in renders
-# (scripts/show_hand_adapters.py).
+# (scripts/show_hands.py).
 # ---------------------------------------------------------------------------------------
 def _leap_finger(mcp: str, pip: str, tip: str) -> tuple[BodyPoint, BodyPoint, BodyPoint, BodyPoint]:
     """LEAP finger keypoints: MCP flexion (joint on ``mcp`` link), PIP (joint on the link
@@ -513,6 +513,27 @@ def add_contact_pairs(spec: mujoco.MjSpec, pairs: tuple[tuple[str, str], ...],
         )  # fmt: skip
 
 
+def sided_asset(spec: mujoco.MjSpec, side: Side, *, model_name: str, root_body: str,
+                joint_names: tuple[str, ...], keypoint_sites: tuple[str | None, ...],
+                fingertip_sites: tuple[str | None, ...],
+                collision_pairs: tuple[tuple[str, str], ...]) -> HandAsset:  # fmt: skip
+    """Describe a right-hand spec whose servos are named ``act_<joint>`` (and whose palm
+    site is ``PALM_SITE``), then mirror it if a left hand is asked for."""
+    description = HandDescription(
+        model_name=model_name,
+        side=Side.RIGHT,
+        root_body=root_body,
+        joint_names=joint_names,
+        actuator_names=tuple(f"act_{n}" for n in joint_names),
+        keypoint_sites=keypoint_sites,
+        fingertip_sites=fingertip_sites,
+        palm_site=PALM_SITE,
+        collision_pairs=collision_pairs,
+    )
+    asset = HandAsset(spec=spec, description=description)
+    return asset if side is Side.RIGHT else mirror_hand(asset)
+
+
 def load_urdf_hand(urdf_path: str | Path, profile: UrdfHandProfile,
                    side: Side = Side.RIGHT) -> HandAsset:  # fmt: skip
     """Load a right-hand URDF described by ``profile`` as a hand asset for ``side``.
@@ -537,18 +558,9 @@ def load_urdf_hand(urdf_path: str | Path, profile: UrdfHandProfile,
     }
     pairs = finger_collision_pairs(distal)
     pads = frozenset(g.name for g in spec.geoms
-                     if g.type == mujoco.mjtGeom.mjGEOM_MESH and g.meshname in profile.pad_meshes)  # fmt: skip
+                     if g.type == mujoco.mjtGeom.mjGEOM_MESH
+                     and g.meshname in profile.pad_meshes)  # fmt: skip
     add_contact_pairs(spec, pairs, pads)
-    description = HandDescription(
-        model_name=profile.model_name,
-        side=Side.RIGHT,
-        root_body=profile.root_body,
-        joint_names=profile.joint_names,
-        actuator_names=tuple(f"act_{n}" for n in profile.joint_names),
-        keypoint_sites=keypoint_sites,
-        fingertip_sites=fingertip_sites,
-        palm_site=PALM_SITE,
-        collision_pairs=pairs,
-    )
-    asset = HandAsset(spec=spec, description=description)
-    return asset if side is Side.RIGHT else mirror_hand(asset)
+    return sided_asset(spec, side, model_name=profile.model_name, root_body=profile.root_body,
+                       joint_names=profile.joint_names, keypoint_sites=keypoint_sites,
+                       fingertip_sites=fingertip_sites, collision_pairs=pairs)  # fmt: skip

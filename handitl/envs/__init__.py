@@ -3,8 +3,13 @@
 from handitl.envs.actions import ActionBounds, ActionLayout, ActionMode
 from handitl.envs.bimanual_env import BimanualEnv, EnvConfig
 from handitl.envs.errors import ActionError, ConfigError, PhysicsError, RegistryError
-from handitl.envs.registry import (env_ids, make_env, register_task, registered_tasks,
-                                   task_entry)  # fmt: skip
+from handitl.envs.registry import (
+                                   env_ids,
+                                   make_env,
+                                   register_task,
+                                   registered_tasks,
+                                   task_entry,  # fmt: skip
+)
 from handitl.envs.tasks.reach import Reach
 
 register_task("Reach", Reach, max_episode_steps=250)

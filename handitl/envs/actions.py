@@ -33,7 +33,6 @@ from handitl.assets.hand_description import SIDES
 from handitl.envs.errors import ActionError
 from handitl.envs.robot import RobotBindings
 
-
 CLIP_REPORT_TOLERANCE = 1e-6
 """Clipping smaller than this (float32 rounding of the Box bounds) is not reported."""
 

@@ -11,7 +11,7 @@ call, more than the 10 physics steps of a tick (see bench/README.md).
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np

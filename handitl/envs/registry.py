@@ -8,7 +8,8 @@ Each ``make`` builds a fresh task object and a fresh model (no shared state).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 

@@ -12,8 +12,16 @@ from gymnasium.utils.env_checker import check_env
 
 import handitl  # noqa: F401  (registers the ids)
 from handitl.assets.fr3_constants import VELOCITY_LIMIT
-from handitl.envs import (ActionError, ActionMode, ConfigError, PhysicsError, RegistryError,
-                          env_ids, make_env, register_task)  # fmt: skip
+from handitl.envs import (
+    ActionError,
+    ActionMode,
+    ConfigError,
+    PhysicsError,
+    RegistryError,
+    env_ids,  # fmt: skip
+    make_env,
+    register_task,
+)
 from handitl.envs.tasks.reach import Reach
 
 

@@ -50,6 +50,7 @@ class Reach(Task):
         self.config = config or ReachConfig()
         self._goal_sites: dict[Side, int] = {}
         self._held = 0
+        self._distance = [math.inf, math.inf]
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
         for side in Side:

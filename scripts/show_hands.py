@@ -1,6 +1,6 @@
-"""Render the LEAP, Allegro and Shadow hands (right and left, open pose) to PNGs.
+"""Render every registered hand (right and left, open pose) to PNGs.
 
-Usage: ``MUJOCO_GL=egl python scripts/show_hand_adapters.py OUT_DIR [--urdf-dir DIR]``.
+Usage: ``MUJOCO_GL=egl python scripts/show_hands.py OUT_DIR [--hand NAME ...] [--urdf-dir DIR]``.
 Writes ``OUT_DIR/<hand>_<side>_<view>.png``. Keypoint sites are drawn enlarged and coloured
 per finger (thumb red, index green, middle blue, ring yellow, little magenta, wrist
 white), fingertip pad sites black, and the palm frame as 4 cm axes (x red = palmar,
@@ -21,15 +21,9 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from handitl.assets.hand_description import FINGERS, KEYPOINT_NAMES, HandAsset, Side  # noqa: E402
+from handitl.assets import hands  # noqa: E402
+from handitl.assets.hand_description import KEYPOINT_NAMES, HandAsset, Side  # noqa: E402
 from handitl.assets.mirror import pose_in_body  # noqa: E402
-from handitl.assets.shadow_hand import load_shadow_hand  # noqa: E402
-from handitl.assets.urdf_hand import (  # noqa: E402
-    ALLEGRO_HAND,
-    LEAP_HAND,
-    find_hand_urdf_dir,
-    load_urdf_hand,
-)
 
 _FINGER_RGBA = {
     "wrist": (1.0, 1.0, 1.0, 1.0),
@@ -49,21 +43,11 @@ _VIEWS: dict[str, tuple[float, float, float]] = {
 }
 
 
-def _builders(urdf_dir: pathlib.Path | None) -> dict[str, Callable[[Side], HandAsset]]:
-    builders: dict[str, Callable[[Side], HandAsset]] = {}
-    if urdf_dir is not None:
-        for profile in (LEAP_HAND, ALLEGRO_HAND):
-            path = urdf_dir / profile.urdf_file
-            if path.is_file():
-                builders[profile.model_name] = lambda side, p=profile, f=path: load_urdf_hand(
-                    f, p, side
-                )
-            else:
-                print(f"skipping {profile.model_name}: {path} not found")
-    else:
-        print("skipping LEAP/Allegro: pass --urdf-dir or set HANDITL_HAND_URDF_DIR")
-    builders["shadow"] = load_shadow_hand
-    return builders
+def _builders(names: list[str]) -> dict[str, Callable[[Side], HandAsset]]:
+    unknown = sorted(set(names) - set(hands.hand_names()))
+    if unknown:
+        raise SystemExit(f"unknown hands {unknown}; registered: {', '.join(hands.hand_names())}")
+    return {name: hands.hand_builder(name) for name in names}
 
 
 def _add_cameras(asset: HandAsset, distance: float) -> None:
@@ -109,7 +93,7 @@ def _colour_sites(model: mujoco.MjModel, asset: HandAsset) -> None:
         i = model.site(site).id
         model.site_rgba[i] = _FINGER_RGBA[name.split("_")[0]]
         model.site_size[i, 0] = 0.005
-    for finger, site in zip(FINGERS, desc.fingertip_sites):
+    for site in desc.fingertip_sites:
         if site is not None:
             i = model.site(site).id
             model.site_rgba[i] = (0.0, 0.0, 0.0, 1.0)
@@ -153,14 +137,19 @@ def render_hand(asset: HandAsset, out_dir: pathlib.Path, width: int = 480,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=pathlib.Path)
-    parser.add_argument("--urdf-dir", type=pathlib.Path, default=find_hand_urdf_dir())
+    parser.add_argument("--hand", action="append", default=None,
+                        help=f"hand to render (repeatable; default: {', '.join(hands.hand_names())})")
+    parser.add_argument("--urdf-dir", type=pathlib.Path, default=None,
+                        help="folder with leap_hand/ and allegro_hand/ (or HANDITL_HAND_URDF_DIR)")
     args = parser.parse_args()
+    if args.urdf_dir is not None:
+        os.environ["HANDITL_HAND_URDF_DIR"] = str(args.urdf_dir)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    for name, build in _builders(args.urdf_dir).items():
+    for name, build in _builders(args.hand or list(hands.hand_names())).items():
         for side in (Side.RIGHT, Side.LEFT):
             try:
                 asset = build(side)
-            except ImportError as err:
+            except (ImportError, FileNotFoundError) as err:
                 print(f"skipping {name}: {err}")
                 break
             for path in render_hand(asset, args.out_dir):
