@@ -1,0 +1,217 @@
+"""Relative hand retargeting (HandITL paper, section 3.3, Eq. 1-2).
+
+Anchored at takeover time t0 with the human frame and the robot command q0, each step
+minimises over q, within the joint limits::
+
+    sum_i beta_i(d_i) H(|dv_rob_i(q) - dv_hum_i|)                       global shaping
+  + sum_j omega_j(d_j) H(|u_rob_j(q) - alpha_j(d_j) u_tgt_j|)           precision grasping
+  + gamma sum_pairs max(0, d_safe_pair - D_pair(q))^2                    structural safety
+  + lambda H(|q - q_prev|)                                               temporal regularisation
+
+with dv = v(t) - v(t0) for the wrist-to-fingertip vectors v_i, u_j the thumb-to-
+fingertip opposition vectors (robot: pad to pad), u_tgt_j = u_rob_j(q0) + du_hum_j,
+d the human thumb-finger distances (in robot units) and H the Huber function.
+
+Two terms are defined relative to the anchor, so that **no human motion gives no robot
+motion** (the method's key property; the literal terms break it, see
+``shared/docs/retarget_notes.md``):
+
+* pinch activation: ``alpha_j = min(1, a(d_j) / a(d_j(t0)))`` with ``a`` a smoothstep
+  from 0 (at ``pinch_distance``) to 1 (at ``pinch_release``); ``alpha_j = 1`` when the
+  human was already fully pinching at t0. So alpha is exactly 1 until the human closes
+  further than at t0, and reaches 0 (a compact pad-to-pad pinch) as d_j -> pinch_distance.
+* safety margin: each pair's threshold is ``min(d_safe, D_pair(q0))``, so a hand that is
+  already closer than d_safe at t0 is not pushed apart, but cannot get any closer.
+
+Pairs between the thumb's distal link and another finger's distal link are left out of
+the safety term by default: their contact is the pinch the grasping term asks for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from handitl.intervention.streams.frame import HandState
+from handitl.retarget.base import Alignment, KeyVectorExtractor, RetargetError, RetargetResult
+from handitl.retarget.kinematics import HandKinematics
+from handitl.retarget.solver import Block, BoxLeastSquares, Hinge, SolverConfig
+
+
+def smoothstep(x: np.ndarray | float) -> np.ndarray:
+    """0 below 0, 1 above 1, 3x^2 - 2x^3 between (C1-continuous gates)."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclasses.dataclass(frozen=True)
+class RelativeConfig:
+    """Parameters of Eq. 2 (distances in m of the robot hand, after scaling)."""
+
+    opposing: tuple[str, ...] = ("index", "middle")
+    """F_opp: fingers paired with the thumb in the precision-grasping term."""
+    huber_delta: float = 0.01
+    """Huber threshold of the shaping and grasping residual norms, m."""
+    shape_weight: float = 1.0
+    """beta_i on an open hand."""
+    shape_weight_pinch: float = 0.2
+    """beta_i when finger i is pinching (gated down so the pinch term leads)."""
+    gate_close: float = 0.02
+    """Thumb-finger distance where the gates are fully in their pinch state."""
+    gate_open: float = 0.06
+    """Thumb-finger distance where the gates are fully in their open state."""
+    grasp_weight_open: float = 0.3
+    """omega_j on an open hand."""
+    grasp_weight_pinch: float = 3.0
+    """omega_j when pinching."""
+    pinch_distance: float = 0.015
+    """Human thumb-finger distance at which the pinch activation a(d) reaches 0."""
+    pinch_release: float = 0.045
+    """Distance above which a(d) = 1 (no compaction)."""
+    safety_weight: float = 2e4
+    """gamma of the squared safety hinge (residual in m)."""
+    safety_distance: float = 0.004
+    """d_safe between collision-pair proxies, m."""
+    exclude_pinch_pairs: bool = True
+    """Drop thumb-distal vs finger-distal pairs from the safety term (see module doc)."""
+    regularization: float = 2e-4
+    """lambda of the temporal regularisation (residual in rad)."""
+    regularization_huber: float = 0.1
+    """Huber threshold of |q - q_prev|, rad."""
+    solver: SolverConfig = SolverConfig()
+    """Iterations and tolerances of the box-constrained LM solver."""
+
+
+class RelativeRetargeter:
+    """Eq. 2 solved per frame by box-constrained IRLS Levenberg-Marquardt."""
+
+    def __init__(self, kinematics: HandKinematics, alignment: Alignment | None = None,
+                 config: RelativeConfig | None = None) -> None:  # fmt: skip
+        self.kinematics = kinematics
+        self.config = c = config or RelativeConfig()
+        self.keys = KeyVectorExtractor(kinematics, alignment or Alignment(), c.opposing)
+        fingers = kinematics.fingers
+        self._opp_rows = np.array([fingers.index(f) for f in self.keys.opposing])
+        self._thumb_row = fingers.index("thumb")
+        # d_i per robot finger: the thumb uses its closest opposing finger.
+        self._distance_rows = np.array([fingers.index(f) for f in fingers if f != "thumb"])
+        self._solver = BoxLeastSquares(kinematics.q_lower, kinematics.q_upper, c.solver)
+        self._safety_pairs = self._select_safety_pairs()
+        self._anchor: _Anchor | None = None
+        self._q_prev = np.zeros(kinematics.nq)
+
+    def _select_safety_pairs(self) -> np.ndarray:
+        """Boolean mask over the kinematics' collision pairs used by the safety term."""
+        k = self.kinematics
+        mask = np.ones(len(k.collision_pairs), dtype=bool)
+        if not self.config.exclude_pinch_pairs:
+            return mask
+        m = k.model
+        distal = {f: m.site_bodyid[m.site(s).id] for f, s in
+                  zip(("thumb", "index", "middle", "ring", "little"), k.description.fingertip_sites)
+                  if s is not None}  # fmt: skip
+        thumb = distal["thumb"]
+        others = {b for f, b in distal.items() if f != "thumb"}
+        for n, (a, b) in enumerate(k.collision_pairs):
+            ba, bb = m.geom_bodyid[m.geom(a).id], m.geom_bodyid[m.geom(b).id]
+            if (ba == thumb and bb in others) or (bb == thumb and ba in others):
+                mask[n] = False
+        return mask
+
+    # --- protocol ------------------------------------------------------------------------
+
+    def reset(self, anchor: HandState, q_robot: np.ndarray) -> None:
+        problem = self.keys.problem(anchor)
+        if problem is not None:
+            raise RetargetError(f"cannot anchor on this human frame: {problem}")
+        k = self.kinematics
+        q0 = k.clip(np.asarray(q_robot, dtype=np.float64))
+        human = self.keys.extract(anchor)
+        k.set_q(q0)
+        tips0, pads0 = k.fingertips(), k.pads()
+        pairs = k.pair_distances()
+        thresholds = np.full(len(k.collision_pairs), self.config.safety_distance)
+        np.minimum.at(thresholds, pairs.pair_index, pairs.distance)
+        self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0,
+                               robot_opposition=pads0[self._opp_rows] - pads0[self._thumb_row],
+                               activation=smoothstep(self._pinch_progress(human.thumb_distance)),
+                               safety_threshold=np.minimum(thresholds, self.config.safety_distance))  # fmt: skip
+        self._q_prev = q0.copy()
+
+    def retarget(self, human: HandState) -> RetargetResult:
+        if self._anchor is None:
+            raise RetargetError("call reset(anchor, q_robot) at takeover before retarget()")
+        problem = self.keys.problem(human)
+        if problem is not None:
+            return RetargetResult(q=self._q_prev.copy(), held=True, reason=problem)
+        targets = self._targets(self.keys.extract(human))
+        result = self._solver.solve(lambda q: self._blocks(q, targets), self._q_prev)
+        self._q_prev = result.q
+        return RetargetResult(q=result.q.copy(), cost=result.cost, iterations=result.iterations)
+
+    # --- the cost --------------------------------------------------------------------------
+
+    def _pinch_progress(self, distance: np.ndarray) -> np.ndarray:
+        c = self.config
+        return (distance - c.pinch_distance) / (c.pinch_release - c.pinch_distance)
+
+    def _targets(self, human) -> _Targets:
+        a, c = self._anchor, self.config
+        assert a is not None
+        # Gates from the human's current thumb-finger distances (robot units).
+        all_d = np.linalg.norm(human.tips[self._distance_rows] - human.tips[self._thumb_row], axis=1)
+        openness = smoothstep((all_d - c.gate_close) / (c.gate_open - c.gate_close))
+        beta = np.empty(len(human.tips))
+        beta[self._distance_rows] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
+        beta[self._thumb_row] = beta[self._distance_rows].min()
+        opp_open = smoothstep((human.thumb_distance - c.gate_close) / (c.gate_open - c.gate_close))
+        omega = c.grasp_weight_pinch + (c.grasp_weight_open - c.grasp_weight_pinch) * opp_open
+        activation = smoothstep(self._pinch_progress(human.thumb_distance))
+        safe = a.activation > 0.0
+        alpha = np.ones_like(activation)
+        alpha[safe] = np.minimum(1.0, activation[safe] / a.activation[safe])
+        return _Targets(
+            tip_delta=human.tips - a.human.tips,
+            opposition=alpha[:, None] * (a.robot_opposition + human.opposition - a.human.opposition),
+            beta=beta,
+            omega=omega,
+        )
+
+    def _blocks(self, q: np.ndarray, t: _Targets) -> list[Block | Hinge]:
+        a, c, k = self._anchor, self.config, self.kinematics
+        assert a is not None
+        k.set_q(q)
+        tips, pads = k.fingertips(), k.pads()
+        J_tips, J_pads = k.site_jacobians("tips"), k.site_jacobians("pads")
+        thumb, opp = self._thumb_row, self._opp_rows
+        blocks: list[Block | Hinge] = [
+            Block(tips - a.robot_tips - t.tip_delta, J_tips, t.beta, c.huber_delta),
+            Block(pads[opp] - pads[thumb] - t.opposition, J_pads[opp] - J_pads[thumb],
+                  t.omega, c.huber_delta),
+        ]  # fmt: skip
+        pairs = k.pair_distances()
+        used = self._safety_pairs[pairs.pair_index]
+        if used.any():
+            blocks.append(Hinge(pairs.distance[used], pairs.jacobian[used],
+                                a.safety_threshold[pairs.pair_index[used]], c.safety_weight))  # fmt: skip
+        blocks.append(Block(q - self._q_prev, None, c.regularization, c.regularization_huber))
+        return blocks
+
+
+@dataclasses.dataclass(frozen=True)
+class _Anchor:
+    q0: np.ndarray
+    human: object
+    robot_tips: np.ndarray
+    robot_opposition: np.ndarray
+    activation: np.ndarray
+    safety_threshold: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class _Targets:
+    tip_delta: np.ndarray
+    opposition: np.ndarray
+    beta: np.ndarray
+    omega: np.ndarray

@@ -1,0 +1,202 @@
+"""A small box-constrained Levenberg-Marquardt solver for retargeting costs.
+
+Costs are sums of weighted residual blocks, ``sum_b w_b * rho_b(||r_b(q)||)`` with rho
+either 0.5 x^2 or the Huber function. Huber blocks are handled by iteratively
+reweighted least squares (IRLS: weight delta/||r|| outside the quadratic zone), which
+``shared/docs/retarget_notes.md`` measured as the fast, stable choice; each step is a
+box-constrained QP (``mju_boxQP``) so joint limits hold exactly without clipping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+
+@dataclasses.dataclass
+class Block:
+    """A group of g residual blocks of equal size m, evaluated together.
+
+    Cost: ``sum_k weight_k * rho(|residual_k|)`` with rho = 0.5 x^2, or the Huber
+    function when ``huber`` is set. Grouping keeps the per-iteration Python overhead
+    flat in the number of fingers (one einsum instead of a loop).
+
+    Attributes:
+        residual: (g, m) residual vectors (a (m,) vector is one block).
+        jacobian: (g, m, n) d(residual)/dq, or None for the identity (m == n).
+        weight: (g,) or scalar weights >= 0.
+        huber: Huber threshold delta on each |residual_k| (None: quadratic).
+    """
+
+    residual: np.ndarray
+    jacobian: np.ndarray | None
+    weight: np.ndarray | float = 1.0
+    huber: float | None = None
+
+    def __post_init__(self) -> None:
+        self.residual = np.atleast_2d(self.residual)
+        if self.jacobian is not None and self.jacobian.ndim == 2:
+            self.jacobian = self.jacobian[None]
+        self.weight = np.broadcast_to(np.asarray(self.weight, dtype=np.float64), (len(self.residual),))
+        self._norm = np.sqrt((self.residual * self.residual).sum(axis=1))
+
+    def cost(self) -> float:
+        n = self._norm
+        if self.huber is None:
+            return float(self.weight @ (0.5 * n * n))
+        rho = np.where(n <= self.huber, 0.5 * n * n, self.huber * (n - 0.5 * self.huber))
+        return float(self.weight @ rho)
+
+    def irls_weight(self) -> np.ndarray:
+        """Per-block weights that make 0.5 w |r|^2 match each block's slope at r."""
+        if self.huber is None:
+            return self.weight
+        return self.weight * np.minimum(1.0, self.huber / np.maximum(self._norm, 1e-300))
+
+    def accumulate(self, H: np.ndarray, g: np.ndarray) -> None:
+        """Add this group's Gauss-Newton Hessian and gradient (IRLS-weighted)."""
+        w = self.irls_weight()
+        if self.jacobian is None:  # identity Jacobian: a diagonal contribution
+            H[np.diag_indices_from(H)] += w[0]
+            g += w[0] * self.residual[0]
+            return
+        Jw = self.jacobian * np.sqrt(w)[:, None, None]
+        flat = Jw.reshape(-1, Jw.shape[-1])
+        H += flat.T @ flat
+        g += np.einsum("gmi,gm->i", self.jacobian, self.residual * w[:, None])
+
+
+@dataclasses.dataclass
+class Hinge:
+    """One-sided penalties ``0.5 * weight * max(0, threshold - value)^2`` on a set of
+    distances, e.g. link-pair clearances.
+
+    All candidates near their threshold are passed, violated or not: the solver decides
+    per step which ones its linearised step would violate and includes those (a small
+    active-set loop), so a step cannot jump into a collision the current point does not
+    yet see (``shared/docs/retarget_notes.md``: otherwise 35-42% of frames end > 1%
+    suboptimal).
+
+    Attributes:
+        value: (c,) current distances.
+        jacobian: (c, n) d(value)/dq.
+        threshold: (c,) per-candidate thresholds.
+        weight: the penalty weight.
+    """
+
+    value: np.ndarray
+    jacobian: np.ndarray
+    threshold: np.ndarray
+    weight: float
+
+    def cost(self) -> float:
+        violation = np.maximum(self.threshold - self.value, 0.0)
+        return 0.5 * self.weight * float(violation @ violation)
+
+
+BlockFunction = Callable[[np.ndarray], list[Block | Hinge]]
+"""Evaluates every residual block and hinge set (with Jacobians) at a joint vector."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverConfig:
+    """Iteration limits and tolerances of :func:`solve`."""
+
+    max_iterations: int = 10
+    """Gauss-Newton/LM iterations per call (early stop usually after ~3)."""
+    step_tolerance: float = 1e-6
+    """Stop when the step's largest joint change (rad) falls below this."""
+    cost_tolerance: float = 1e-4
+    """Stop when a step changes the cost by less than this fraction of it."""
+    initial_damping: float = 1e-3
+    """Marquardt damping: this fraction of the Hessian's diagonal is added to it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveResult:
+    q: np.ndarray
+    cost: float
+    iterations: int
+    converged: bool
+
+
+class BoxLeastSquares:
+    """Minimise a block cost within joint bounds, starting from a given q."""
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray, config: SolverConfig | None = None) -> None:
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self.config = config or SolverConfig()
+        n = len(self.lower)
+        self._result = np.zeros(n)
+        self._factor = np.zeros((n, n + 7))
+        self._index = np.zeros(n, dtype=np.int32)
+        self._diag = np.diag_indices(n)
+
+    def solve(self, blocks: BlockFunction, q0: np.ndarray, max_iterations: int | None = None) -> SolveResult:
+        c = self.config
+        q = np.minimum(np.maximum(np.asarray(q0, dtype=np.float64), self.lower), self.upper)
+        current = blocks(q)
+        cost = sum(b.cost() for b in current)
+        damping = c.initial_damping
+        iterations = max_iterations if max_iterations is not None else c.max_iterations
+        for it in range(1, iterations + 1):
+            H = np.zeros((len(q), len(q)))
+            g = np.zeros(len(q))
+            hinges = []
+            for b in current:
+                if isinstance(b, Hinge):
+                    hinges.append(b)
+                else:
+                    b.accumulate(H, g)
+            # Marquardt damping: scaled by the curvature already there, so one factor
+            # of 10 always matters whatever the cost's units.
+            H[self._diag] += damping * (H[self._diag] + 1e-9)
+            active = [h.value < h.threshold for h in hinges]
+            if not g.any() and not any(a.any() for a in active):
+                return SolveResult(q, cost, it - 1, True)  # exactly stationary (no human motion)
+            self._step(q, H, g, hinges, active)
+            step = self._result.copy()
+            trial_q = np.minimum(np.maximum(q + step, self.lower), self.upper)
+            trial = blocks(trial_q)
+            trial_cost = sum(b.cost() for b in trial)
+            flat = abs(cost - trial_cost) <= c.cost_tolerance * max(cost, 1e-30)
+            if trial_cost <= cost:
+                q, current, cost = trial_q, trial, trial_cost
+                damping = max(damping * 0.3, 1e-9)
+                if flat or np.abs(step).max() < c.step_tolerance:
+                    return SolveResult(q, cost, it, True)
+            elif flat:
+                # A flat valley (redundant joints): moving on changes nothing measurable.
+                return SolveResult(q, cost, it, True)
+            else:
+                damping *= 10.0
+                if damping > 1e4:
+                    return SolveResult(q, cost, it, True)  # no descent direction left
+        return SolveResult(q, cost, iterations, False)
+
+    def _step(self, q: np.ndarray, H: np.ndarray, g: np.ndarray, hinges: list[Hinge],
+              active: list[np.ndarray], passes: int = 3) -> None:
+        """Box-constrained step into ``self._result``, adding hinge candidates that the
+        linearised step would violate and solving again (at most ``passes`` times)."""
+        lower, upper = self.lower - q, self.upper - q
+        for _ in range(passes):
+            Ha, ga = H.copy(), g.copy()
+            for h, on in zip(hinges, active):
+                if on.any():
+                    J = h.jacobian[on]
+                    Ha += h.weight * (J.T @ J)
+                    ga -= h.weight * (J.T @ (h.threshold[on] - h.value[on]))
+            mujoco.mju_boxQP(self._result, self._factor, self._index, Ha, ga, lower, upper)
+            grew = False
+            for h, on in zip(hinges, active):
+                predicted = h.value + h.jacobian @ self._result
+                newly = (predicted < h.threshold) & ~on
+                if newly.any():
+                    on |= newly
+                    grew = True
+            if not grew:
+                return
