@@ -40,7 +40,8 @@ class Block:
         self.residual = np.atleast_2d(self.residual)
         if self.jacobian is not None and self.jacobian.ndim == 2:
             self.jacobian = self.jacobian[None]
-        self.weight = np.broadcast_to(np.asarray(self.weight, dtype=np.float64), (len(self.residual),))
+        weight = np.asarray(self.weight, dtype=np.float64)
+        self.weight = np.full(len(self.residual), float(weight)) if weight.ndim == 0 else weight
         self._norm = np.sqrt((self.residual * self.residual).sum(axis=1))
 
     def cost(self) -> float:
@@ -60,7 +61,7 @@ class Block:
         """Add this group's Gauss-Newton Hessian and gradient (IRLS-weighted)."""
         w = self.irls_weight()
         if self.jacobian is None:  # identity Jacobian: a diagonal contribution
-            H[np.diag_indices_from(H)] += w[0]
+            H.flat[:: H.shape[0] + 1] += w[0]
             g += w[0] * self.residual[0]
             return
         Jw = self.jacobian * np.sqrt(w)[:, None, None]
@@ -134,7 +135,8 @@ class BoxLeastSquares:
         self._result = np.zeros(n)
         self._factor = np.zeros((n, n + 7))
         self._index = np.zeros(n, dtype=np.int32)
-        self._diag = np.diag_indices(n)
+        self._chol = np.zeros((n, n))
+        self._chol_step = np.zeros(n)
 
     def solve(self, blocks: BlockFunction, q0: np.ndarray, max_iterations: int | None = None) -> SolveResult:
         c = self.config
@@ -154,7 +156,8 @@ class BoxLeastSquares:
                     b.accumulate(H, g)
             # Marquardt damping: scaled by the curvature already there, so one factor
             # of 10 always matters whatever the cost's units.
-            H[self._diag] += damping * (H[self._diag] + 1e-9)
+            diagonal = H.flat[:: len(q) + 1]
+            H.flat[:: len(q) + 1] = diagonal * (1.0 + damping) + damping * 1e-9
             active = [h.value < h.threshold for h in hinges]
             if not g.any() and not any(a.any() for a in active):
                 return SolveResult(q, cost, it - 1, True)  # exactly stationary (no human motion)
@@ -184,13 +187,15 @@ class BoxLeastSquares:
         linearised step would violate and solving again (at most ``passes`` times)."""
         lower, upper = self.lower - q, self.upper - q
         for _ in range(passes):
-            Ha, ga = H.copy(), g.copy()
-            for h, on in zip(hinges, active):
-                if on.any():
-                    J = h.jacobian[on]
-                    Ha += h.weight * (J.T @ J)
-                    ga -= h.weight * (J.T @ (h.threshold[on] - h.value[on]))
-            mujoco.mju_boxQP(self._result, self._factor, self._index, Ha, ga, lower, upper)
+            Ha, ga = H, g
+            if any(on.any() for on in active):
+                Ha, ga = H.copy(), g.copy()
+                for h, on in zip(hinges, active):
+                    if on.any():
+                        J = h.jacobian[on]
+                        Ha += h.weight * (J.T @ J)
+                        ga -= h.weight * (J.T @ (h.threshold[on] - h.value[on]))
+            self._bounded_newton_step(Ha, ga, lower, upper)
             grew = False
             for h, on in zip(hinges, active):
                 predicted = h.value + h.jacobian @ self._result
@@ -200,3 +205,16 @@ class BoxLeastSquares:
                     grew = True
             if not grew:
                 return
+
+    def _bounded_newton_step(self, H: np.ndarray, g: np.ndarray, lower: np.ndarray,
+                             upper: np.ndarray) -> None:  # fmt: skip
+        """argmin 0.5 x'Hx + g'x within [lower, upper] into ``self._result``: a plain
+        Cholesky solve (~2 us) when its step is inside the box, else ``mju_boxQP``
+        (~30 us at 21 DoF with active bounds)."""
+        self._chol[:] = H
+        if mujoco.mju_cholFactor(self._chol, 0.0) == len(g):
+            mujoco.mju_cholSolve(self._chol_step, self._chol, -g)
+            if (self._chol_step >= lower).all() and (self._chol_step <= upper).all():
+                self._result[:] = self._chol_step
+                return
+        mujoco.mju_boxQP(self._result, self._factor, self._index, H, g, lower, upper)
