@@ -78,14 +78,16 @@ class AbsoluteRetargeter:
         """Warm-start from the robot's command; the absolute map ignores the anchor."""
         self._q_prev = self.kinematics.clip(np.asarray(q_robot, dtype=np.float64))
 
-    def retarget(self, human: HandState, max_iterations: int | None = None) -> RetargetResult:
+    def retarget(self, human: HandState, solver: SolverConfig | None = None) -> RetargetResult:
+        """The command for this frame; ``solver`` overrides the real-time settings
+        (e.g. :data:`handitl.retarget.solver.TIGHT` to converge fully)."""
         if self._q_prev is None:
             raise RetargetError("call reset(anchor, q_robot) before retarget()")
         problem = self.keys.problem(human)
         if problem is not None:
             return RetargetResult(q=self._q_prev.copy(), held=True, reason=problem)
         targets = self._targets(self.keys.extract(human))
-        result = self._solver.solve(lambda q: self._blocks(q, targets), self._q_prev, max_iterations)
+        result = self._solver.solve(lambda q: self._blocks(q, targets), self._q_prev, config=solver)
         self._q_prev = result.q
         return RetargetResult(q=result.q.copy(), cost=result.cost, iterations=result.iterations)
 

@@ -124,8 +124,8 @@ class KeyVectorExtractor:
             raise RetargetError("retargeting needs a thumb")
         self.opposing = tuple(f for f in opposing if f in self.fingers and f != "thumb")
         self.alignment = alignment
-        self._tips = np.array([TIP_INDEX[f] for f in self.fingers])
-        self._opp = np.array([TIP_INDEX[f] for f in self.opposing])
+        self._tips = np.array([TIP_INDEX[f] for f in self.fingers], dtype=np.intp)
+        self._opp = np.array([TIP_INDEX[f] for f in self.opposing], dtype=np.intp)
         self._required = np.array([0, *self._tips])
 
     def problem(self, human: HandState) -> str | None:

@@ -116,6 +116,10 @@ class SolverConfig:
     """Marquardt damping: this fraction of the Hessian's diagonal is added to it."""
 
 
+TIGHT = SolverConfig(max_iterations=500, step_tolerance=1e-12, cost_tolerance=0.0)
+"""Solve to a stationary point (anchors, references), not in real time."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SolveResult:
     q: np.ndarray
@@ -138,8 +142,10 @@ class BoxLeastSquares:
         self._chol = np.zeros((n, n))
         self._chol_step = np.zeros(n)
 
-    def solve(self, blocks: BlockFunction, q0: np.ndarray, max_iterations: int | None = None) -> SolveResult:
-        c = self.config
+    def solve(self, blocks: BlockFunction, q0: np.ndarray, max_iterations: int | None = None,
+              config: SolverConfig | None = None) -> SolveResult:  # fmt: skip
+        """Minimise from ``q0``; ``config``/``max_iterations`` override the defaults."""
+        c = config or self.config
         q = np.minimum(np.maximum(np.asarray(q0, dtype=np.float64), self.lower), self.upper)
         current = blocks(q)
         cost = sum(b.cost() for b in current)
