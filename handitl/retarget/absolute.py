@@ -8,8 +8,8 @@ frame (Handa et al., DexPilot, ICRA 2020, the vector cost with distance switchin
   + sum_k w_k |f_k(q) - target_k|^2                             neighbouring-finger vectors
   + lambda |q - q_prev|^2
 
-``target_j = s R u_j`` while the human's thumb-finger distance d_j is above
-``pinch_distance``; below it the target switches to a vector of length
+``target_j = s R u_j`` while the human's thumb-finger distance d_j (human metres) is
+above ``pinch_distance``; below it the target switches to a vector of length
 ``pinch_gap`` along the human direction with weight ``pinch_weight`` (the robot closes
 the pinch fully although human and robot fingertips differ in size). Neighbouring
 fingers closer than ``separation_distance`` get a target of that length instead (they
@@ -44,13 +44,13 @@ class AbsoluteConfig:
     pinch_weight: float = 20.0
     """Weight of a thumb-to-finger vector once switched to pinching."""
     pinch_distance: float = 0.015
-    """Human thumb-finger distance (scaled) below which the pinch target applies."""
+    """Human thumb-finger distance (human m) below which the pinch target applies."""
     pinch_gap: float = 0.0
     """Robot pad-to-pad distance targeted in a pinch."""
     separation_weight: float = 2.0
     """Weight of a neighbouring-finger vector once switched to keeping apart."""
     separation_distance: float = 0.018
-    """Neighbouring fingertips closer than this (human, scaled) are kept this far apart."""
+    """Neighbouring fingertips closer than this (robot m) are kept this far apart."""
     regularization: float = 1e-4
     """lambda of |q - q_prev|^2 (rad^2): damps jitter; small, so the pose stays absolute."""
     solver: SolverConfig = SolverConfig()
@@ -97,7 +97,8 @@ class AbsoluteRetargeter:
         weight = np.full(len(opposition), c.opposition_weight)
         pinched = human.thumb_distance < c.pinch_distance
         # Switched pairs aim at a pad gap of `pinch_gap` along the human's direction.
-        opposition[pinched] *= (c.pinch_gap / np.maximum(human.thumb_distance[pinched], 1e-9))[:, None]
+        length = np.linalg.norm(opposition[pinched], axis=1)
+        opposition[pinched] *= (c.pinch_gap / np.maximum(length, 1e-9))[:, None]
         weight[pinched] = c.pinch_weight
         pairs = np.array(self._neighbours, dtype=np.intp).reshape(-1, 2)
         spread = human.tips[pairs[:, 1]] - human.tips[pairs[:, 0]]

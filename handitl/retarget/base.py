@@ -74,7 +74,8 @@ class HumanKeyVectors:
     Attributes:
         tips: (f, 3) wrist-to-fingertip vectors v_i for the robot's fingers.
         opposition: (o, 3) thumb-to-fingertip vectors u_j for the opposing fingers.
-        thumb_distance: (o,) |u_j|, the thumb-finger distances d_j (robot units).
+        thumb_distance: (o,) the human's thumb-finger distances d_j in HUMAN metres
+            (gestures are judged on the human hand, whatever the robot's size).
     """
 
     tips: np.ndarray
@@ -141,4 +142,5 @@ class KeyVectorExtractor:
         kp = self.alignment.apply(human.keypoints - human.keypoints[0])
         tips = kp[self._tips]
         opposition = kp[self._opp] - kp[TIP_INDEX["thumb"]]
-        return HumanKeyVectors(tips, opposition, np.linalg.norm(opposition, axis=1))
+        distance = np.linalg.norm(opposition, axis=1) / self.alignment.scale
+        return HumanKeyVectors(tips, opposition, distance)

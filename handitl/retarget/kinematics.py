@@ -70,8 +70,14 @@ class HandKinematics:
         self.data = mujoco.MjData(self.model)
         m = self.model
         self.nq = m.nq
-        self.q_lower = m.jnt_range[:, 0].copy()
-        self.q_upper = m.jnt_range[:, 1].copy()
+        # q vectors follow the description's joint order, which need not be MuJoCo's.
+        joints = [m.joint(n) for n in desc.joint_names]
+        self._qpos_idx = np.array([j.qposadr[0] for j in joints], dtype=np.intp)
+        self._dof_idx = np.array([j.dofadr[0] for j in joints], dtype=np.intp)
+        self._identity_order = bool((self._dof_idx == np.arange(m.nv)).all()
+                                    and (self._qpos_idx == np.arange(m.nq)).all())  # fmt: skip
+        self.q_lower = np.array([j.range[0] for j in joints])
+        self.q_upper = np.array([j.range[1] for j in joints])
         self.joint_names = desc.joint_names
         self.fingers = desc.fingers_present
         self._palm = m.site(desc.palm_site).id
@@ -92,7 +98,7 @@ class HandKinematics:
     @staticmethod
     def _check_joints(model: mujoco.MjModel, desc: HandDescription) -> None:
         names = tuple(model.joint(i).name for i in range(model.njnt))
-        if names != desc.joint_names:
+        if sorted(names) != sorted(desc.joint_names):
             raise HandKinematicsError(
                 f"{desc.model_name}: the model's joints {names} are not exactly the described "
                 f"actuated joints {desc.joint_names} (passive or free joints are unsupported)"
@@ -154,8 +160,11 @@ class HandKinematics:
     # --- queries -------------------------------------------------------------------------
 
     def set_q(self, q: np.ndarray) -> None:
-        """Set joint angles (rad, nq) and update kinematics (positions, Jacobian data)."""
-        self.data.qpos[:] = q
+        """Set joint angles (rad, nq, description order) and update kinematics."""
+        if self._identity_order:
+            self.data.qpos[:] = q
+        else:
+            self.data.qpos[self._qpos_idx] = q
         mujoco.mj_kinematics(self.model, self.data)
         mujoco.mj_comPos(self.model, self.data)
 
@@ -186,7 +195,7 @@ class HandKinematics:
             mujoco.mj_jacSite(self.model, self.data, out[k], None, site)
         if self._rotate:
             out = np.einsum("ji,fjk->fik", self._R_palm, out)
-        return out
+        return out if self._identity_order else out[:, :, self._dof_idx]
 
     def pair_distances(self) -> PairDistances:
         """Distances and Jacobians of the collision pairs closer than the proxy margin.
@@ -201,7 +210,9 @@ class HandKinematics:
         n = d.nefc
         contacts = d.efc_id[:n]
         index = self._geom_to_pair[d.contact.geom1[contacts], d.contact.geom2[contacts]]
-        return PairDistances(index, d.efc_pos[:n].copy(), d.efc_J[: n * m.nv].reshape(n, m.nv).copy())
+        jacobian = d.efc_J[: n * m.nv].reshape(n, m.nv)
+        jacobian = jacobian.copy() if self._identity_order else jacobian[:, self._dof_idx]
+        return PairDistances(index, d.efc_pos[:n].copy(), jacobian)
 
     def clip(self, q: np.ndarray) -> np.ndarray:
         return np.minimum(np.maximum(q, self.q_lower), self.q_upper)

@@ -10,7 +10,7 @@ minimises over q, within the joint limits::
 
 with dv = v(t) - v(t0) for the wrist-to-fingertip vectors v_i, u_j the thumb-to-
 fingertip opposition vectors (robot: pad to pad), u_tgt_j = u_rob_j(q0) + du_hum_j,
-d the human thumb-finger distances (in robot units) and H the Huber function.
+d the human thumb-finger distances (human metres) and H the Huber function.
 
 Two terms are defined relative to the anchor, so that **no human motion gives no robot
 motion** (the method's key property; the literal terms break it, see
@@ -47,7 +47,8 @@ def smoothstep(x: np.ndarray | float) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class RelativeConfig:
-    """Parameters of Eq. 2 (distances in m of the robot hand, after scaling)."""
+    """Parameters of Eq. 2. Gate and pinch distances are the HUMAN's thumb-finger
+    distances (m): gestures are judged on the human hand whatever the robot's size."""
 
     opposing: tuple[str, ...] = ("index", "middle")
     """F_opp: fingers paired with the thumb in the precision-grasping term."""
@@ -160,7 +161,8 @@ class RelativeRetargeter:
         a, c = self._anchor, self.config
         assert a is not None
         # Gates from the human's current thumb-finger distances (robot units).
-        all_d = np.linalg.norm(human.tips[self._distance_rows] - human.tips[self._thumb_row], axis=1)
+        all_d = np.linalg.norm(human.tips[self._distance_rows] - human.tips[self._thumb_row],
+                               axis=1) / self.keys.alignment.scale  # fmt: skip
         openness = smoothstep((all_d - c.gate_close) / (c.gate_open - c.gate_close))
         beta = np.empty(len(human.tips))
         beta[self._distance_rows] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
