@@ -91,6 +91,14 @@ class AbsoluteRetargeter:
         self._q_prev = result.q
         return RetargetResult(q=result.q.copy(), cost=result.cost, iterations=result.iterations)
 
+    def snapshot(self) -> np.ndarray:
+        """The per-frame state (the previous command), to replay a frame (benchmarks)."""
+        assert self._q_prev is not None
+        return self._q_prev.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self._q_prev = snapshot.copy()
+
     def _targets(self, human) -> _Targets:
         c = self.config
         opposition = human.opposition.copy()
@@ -111,8 +119,7 @@ class AbsoluteRetargeter:
     def _blocks(self, q: np.ndarray, t: _Targets) -> list[Block]:
         c, k = self.config, self.kinematics
         k.set_q(q)
-        tips, pads = k.fingertips(), k.pads()
-        J_tips, J_pads = k.site_jacobians("tips"), k.site_jacobians("pads")
+        tips, pads, J_tips, J_pads = k.tips_and_pads()
         opp, thumb = self._opp_rows, self._thumb
         blocks = [
             Block(tips - t.tips, J_tips, c.tip_weight),

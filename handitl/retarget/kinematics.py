@@ -86,6 +86,8 @@ class HandKinematics:
                                        for f in self.fingers])  # fmt: skip
         self._pad_sites = np.array([m.site(s).id for s in desc.fingertip_sites if s is not None])
         self._keypoint_sites = [None if s is None else m.site(s).id for s in desc.keypoint_sites]
+        self._tips_and_pads = np.concatenate([self._tip_kp_sites, self._pad_sites])
+        self._jac_buffer = np.zeros((len(self._tips_and_pads), 3, m.nv))
         self._geom_to_pair = self._pair_lookup()
         mujoco.mj_kinematics(m, self.data)
         # Pose of the palm frame in the model's world (the root is fixed, so this is constant).
@@ -186,6 +188,19 @@ class HandKinematics:
             if site is not None:
                 out[k] = self.data.site_xpos[site]
         return self._to_palm(out)
+
+    def tips_and_pads(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(tips, pads, J_tips, J_pads) in one pass: (f, 3) positions and (f, 3, nq)
+        Jacobians, palm frame (the retargeters' per-iteration query)."""
+        f = len(self._tip_kp_sites)
+        positions = self._to_palm(self.data.site_xpos[self._tips_and_pads])
+        jac = self._jac_buffer
+        for k, site in enumerate(self._tips_and_pads):
+            mujoco.mj_jacSite(self.model, self.data, jac[k], None, site)
+        out = np.einsum("ji,fjk->fik", self._R_palm, jac) if self._rotate else jac.copy()
+        if not self._identity_order:
+            out = out[:, :, self._dof_idx]
+        return positions[:f], positions[f:], out[:f], out[f:]
 
     def site_jacobians(self, which: str) -> np.ndarray:
         """(f, 3, nq) positional Jacobians in the palm frame of ``"tips"`` or ``"pads"``."""

@@ -140,16 +140,25 @@ class RelativeRetargeter:
                                safety_threshold=np.minimum(thresholds, self.config.safety_distance))  # fmt: skip
         self._q_prev = q0.copy()
 
-    def retarget(self, human: HandState) -> RetargetResult:
+    def retarget(self, human: HandState, solver: SolverConfig | None = None) -> RetargetResult:
+        """The command for this frame; ``solver`` overrides the real-time settings
+        (e.g. :data:`handitl.retarget.solver.TIGHT` for a converged reference)."""
         if self._anchor is None:
             raise RetargetError("call reset(anchor, q_robot) at takeover before retarget()")
         problem = self.keys.problem(human)
         if problem is not None:
             return RetargetResult(q=self._q_prev.copy(), held=True, reason=problem)
         targets = self._targets(self.keys.extract(human))
-        result = self._solver.solve(lambda q: self._blocks(q, targets), self._q_prev)
+        result = self._solver.solve(lambda q: self._blocks(q, targets), self._q_prev, config=solver)
         self._q_prev = result.q
         return RetargetResult(q=result.q.copy(), cost=result.cost, iterations=result.iterations)
+
+    def snapshot(self) -> np.ndarray:
+        """The per-frame state (the previous command), to replay a frame (benchmarks)."""
+        return self._q_prev.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self._q_prev = snapshot.copy()
 
     # --- the cost --------------------------------------------------------------------------
 
@@ -184,8 +193,7 @@ class RelativeRetargeter:
         a, c, k = self._anchor, self.config, self.kinematics
         assert a is not None
         k.set_q(q)
-        tips, pads = k.fingertips(), k.pads()
-        J_tips, J_pads = k.site_jacobians("tips"), k.site_jacobians("pads")
+        tips, pads, J_tips, J_pads = k.tips_and_pads()
         thumb, opp = self._thumb_row, self._opp_rows
         blocks: list[Block | Hinge] = [
             Block(tips - a.robot_tips - t.tip_delta, J_tips, t.beta, c.huber_delta),

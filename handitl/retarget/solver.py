@@ -16,33 +16,33 @@ import mujoco
 import numpy as np
 
 
-@dataclasses.dataclass
 class Block:
     """A group of g residual blocks of equal size m, evaluated together.
 
     Cost: ``sum_k weight_k * rho(|residual_k|)`` with rho = 0.5 x^2, or the Huber
     function when ``huber`` is set. Grouping keeps the per-iteration Python overhead
-    flat in the number of fingers (one einsum instead of a loop).
+    flat in the number of fingers (one einsum instead of a loop); a plain class with
+    slots because several are built per solver iteration.
 
-    Attributes:
-        residual: (g, m) residual vectors (a (m,) vector is one block).
-        jacobian: (g, m, n) d(residual)/dq, or None for the identity (m == n).
-        weight: (g,) or scalar weights >= 0.
+    Args:
+        residual: (g, m) residual vectors, or (m,) for one block.
+        jacobian: (g, m, n) (or (m, n)) d(residual)/dq, or None for the identity (m == n).
+        weight: (g,) weights >= 0, or one scalar for all.
         huber: Huber threshold delta on each |residual_k| (None: quadratic).
     """
 
-    residual: np.ndarray
-    jacobian: np.ndarray | None
-    weight: np.ndarray | float = 1.0
-    huber: float | None = None
+    __slots__ = ("residual", "jacobian", "weight", "huber", "_norm")
 
-    def __post_init__(self) -> None:
-        self.residual = np.atleast_2d(self.residual)
-        if self.jacobian is not None and self.jacobian.ndim == 2:
-            self.jacobian = self.jacobian[None]
-        weight = np.asarray(self.weight, dtype=np.float64)
-        self.weight = np.full(len(self.residual), float(weight)) if weight.ndim == 0 else weight
-        self._norm = np.sqrt((self.residual * self.residual).sum(axis=1))
+    def __init__(self, residual: np.ndarray, jacobian: np.ndarray | None,
+                 weight: np.ndarray | float = 1.0, huber: float | None = None) -> None:  # fmt: skip
+        if residual.ndim == 1:
+            residual = residual[None]
+            jacobian = None if jacobian is None else jacobian[None]
+        self.residual = residual
+        self.jacobian = jacobian
+        self.weight = weight if isinstance(weight, np.ndarray) else np.full(len(residual), weight)
+        self.huber = huber
+        self._norm = np.sqrt(np.einsum("ij,ij->i", residual, residual))
 
     def cost(self) -> float:
         n = self._norm
