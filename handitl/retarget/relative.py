@@ -185,8 +185,7 @@ class RelativeRetargeter:
         return _Targets(
             tip_delta=human.tips - a.human.tips,
             opposition=alpha[:, None] * (a.robot_opposition + human.opposition - a.human.opposition),
-            beta=beta,
-            omega=omega,
+            weights=np.concatenate((beta, omega)),
         )
 
     def _blocks(self, q: np.ndarray, t: _Targets) -> list[Block | Hinge]:
@@ -195,11 +194,12 @@ class RelativeRetargeter:
         k.set_q(q)
         tips, pads, J_tips, J_pads = k.tips_and_pads()
         thumb, opp = self._thumb_row, self._opp_rows
-        blocks: list[Block | Hinge] = [
-            Block(tips - a.robot_tips - t.tip_delta, J_tips, t.beta, c.huber_delta),
-            Block(pads[opp] - pads[thumb] - t.opposition, J_pads[opp] - J_pads[thumb],
-                  t.omega, c.huber_delta),
-        ]  # fmt: skip
+        # Shaping and grasping residuals are all 3-vectors with one Huber threshold:
+        # one stacked group (one einsum per iteration, not one per term).
+        residual = np.concatenate((tips - a.robot_tips - t.tip_delta,
+                                   pads[opp] - pads[thumb] - t.opposition))  # fmt: skip
+        jacobian = np.concatenate((J_tips, J_pads[opp] - J_pads[thumb]))
+        blocks: list[Block | Hinge] = [Block(residual, jacobian, t.weights, c.huber_delta)]
         pairs = k.pair_distances()
         used = self._safety_pairs[pairs.pair_index]
         if used.any():
@@ -223,5 +223,5 @@ class _Anchor:
 class _Targets:
     tip_delta: np.ndarray
     opposition: np.ndarray
-    beta: np.ndarray
-    omega: np.ndarray
+    weights: np.ndarray
+    """beta_i for the fingertip rows, then omega_j for the opposition rows."""
