@@ -55,19 +55,20 @@ MCP_Z_OFFSET: dict[str, float] = {
 FINGER_SPACING = 0.024
 """Lateral distance between neighbouring MCP centres, m: (1.1 x 0.087 m breadth - edges) / 3."""
 MCP_Y: dict[str, float] = {
-    "index": 1.5 * FINGER_SPACING,  # radial-most finger, toward the thumb (+y)
-    "middle": 0.5 * FINGER_SPACING,  # fingers centred on the palm's midline
-    "ring": -0.5 * FINGER_SPACING,
-    "little": -1.5 * FINGER_SPACING,
+    "index": 1.0 * FINGER_SPACING,  # radial-most finger, toward the thumb (+y)
+    "middle": 0.0,  # the palm frame's +z points from the wrist at the middle MCP
+    "ring": -1.0 * FINGER_SPACING,
+    "little": -2.0 * FINGER_SPACING,
 }
-"""MCP centre y (right hand), m."""
+"""MCP centre y (right hand), m. The middle MCP lies on the palm frame's z axis by the
+palm-frame convention (``hand_description``); the hand's breadth is unchanged."""
 MCP_X = 0.0
 """MCP centres lie in the palm's mid-plane (joint centres are mid-thickness)."""
 
 # ---------------------------------------------------------------------------------------
 # Thumb base
 # ---------------------------------------------------------------------------------------
-THUMB_CMC_POS = (0.012, 0.020, 0.030)
+THUMB_CMC_POS = (0.012, 0.008, 0.030)
 """Thumb CMC centre (right hand), m: at the distal carpal row (~3 cm past the wrist at 1.1x),
 palmar of the mid-plane (thenar) and radial of the middle finger."""
 THUMB_SPREAD = math.radians(40.0)

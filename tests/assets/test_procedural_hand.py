@@ -359,8 +359,9 @@ _HANDLE_TILT = math.radians(30.0)
 """The handle runs across the palm from the little finger's side up toward the index MCP."""
 _HANDLE_AXIS = np.array([0.0, math.cos(_HANDLE_TILT), math.sin(_HANDLE_TILT)])
 _HANDLE_RADIUS = 0.02
-_HANDLE_CENTRE = np.array([0.036, 0.0, 0.06])
-"""Right-hand palm frame, m: resting on the palm (palm surface at x = 0.014) with 2 mm clearance."""
+_HANDLE_CENTRE = np.array([0.036, -0.012, 0.06])
+"""Right-hand palm frame, m: resting on the palm (palm surface at x = 0.014) with 2 mm clearance,
+centred half a finger spacing toward the little finger from the middle finger's axis."""
 _THUMB_PREGRASP = {"thumb_cmc_abd": 1.2, "thumb_cmc_flex": -0.5}
 """Thumb lifted out of the palm and swung radially, clear of the handle."""
 _POWER_POSES = ("handle_vertical", "palm_down")
