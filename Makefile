@@ -31,6 +31,8 @@ bench: $(STAMP)
 
 images: $(STAMP)
 	$(BIN)/python scripts/render_scene.py --out docs/images
+	$(BIN)/python scripts/render_stream.py --conventions --out docs/images
+	$(BIN)/python scripts/retarget_picture.py --out docs/images
 
 clean:
 	rm -rf $(VENV) .pytest_cache

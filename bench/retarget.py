@@ -40,8 +40,13 @@ import numpy as np  # noqa: E402
 from handitl.assets.hand_description import KEYPOINT_NAMES, Side  # noqa: E402
 from handitl.assets.hands import build_hand  # noqa: E402
 from handitl.intervention.streams.frame import HandState  # noqa: E402
-from handitl.retarget import (METHODS, AbsoluteRetargeter, Alignment, HandKinematics,  # noqa: E402
-                              calibrate_alignment)  # fmt: skip
+from handitl.retarget import (  # noqa: E402
+    METHODS,
+    AbsoluteRetargeter,
+    Alignment,
+    HandKinematics,
+    calibrate_alignment,  # fmt: skip
+)
 from handitl.retarget.solver import TIGHT  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -169,9 +174,12 @@ def bench_dex(frames: np.ndarray, urdf_dir: Path) -> dict[str, dict[str, float]]
         times.append(time.perf_counter() - start)
         if k % 5 == 0:
             errors.append(vector_error(kin, Alignment(scale=1.6), q, frame))
-    results["ours_absolute_s1.6"] = {"median_ms": round(1e3 * float(np.median(times)), 3),
-                                     "p95_ms": round(1e3 * float(np.percentile(times, 95)), 3),
-                                     "vector_error_m": round(float(np.mean(errors)), 5), "scale": 1.6}  # fmt: skip
+    results["ours_absolute_s1.6"] = {
+        "median_ms": round(1e3 * float(np.median(times)), 3),
+        "p95_ms": round(1e3 * float(np.percentile(times, 95)), 3),
+        "vector_error_m": round(float(np.mean(errors)), 5),
+        "scale": 1.6,
+    }
     for label, r in results.items():
         print(f"{'leap':>12} {label:>18}: {r['median_ms']:6.3f} ms median, {r['p95_ms']:6.3f} ms p95, "
               f"vector error {1e3 * r['vector_error_m']:.1f} mm (scale {r['scale']})")

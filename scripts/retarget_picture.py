@@ -54,7 +54,7 @@ def _state(keypoints: np.ndarray) -> HandState:
 
 
 def _draw(ax, points: np.ndarray, colour: str | None, alpha: float, width: float) -> None:
-    for k, (a, b) in enumerate(BONES):
+    for a, b in BONES:
         if np.isfinite(points[[a, b]]).all():
             c = colour or FINGER_COLOURS[min((max(a, b) - 1) // 4, 4)]
             ax.plot(points[[a, b], 1], points[[a, b], 2], color=c, alpha=alpha, lw=width)

@@ -6,8 +6,13 @@ Jacobian.
 """
 
 from handitl.retarget.absolute import AbsoluteConfig, AbsoluteRetargeter
-from handitl.retarget.base import (Alignment, RetargetError, Retargeter, RetargetResult,
-                                   calibrate_alignment)  # fmt: skip
+from handitl.retarget.base import (
+                                   Alignment,
+                                   Retargeter,
+                                   RetargetError,
+                                   RetargetResult,
+                                   calibrate_alignment,  # fmt: skip
+)
 from handitl.retarget.delta import DeltaCmdRetargeter
 from handitl.retarget.jacobian import JacobianConfig, JacobianRetargeter
 from handitl.retarget.kinematics import HandKinematics

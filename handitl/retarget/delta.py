@@ -19,7 +19,6 @@ from handitl.retarget.base import Alignment, RetargetError, RetargetResult
 from handitl.retarget.kinematics import HandKinematics
 from handitl.retarget.solver import TIGHT
 
-
 ANCHOR_PASSES = 200
 """Most backend solves spent on the anchor frame (a takeover event, not a frame budget)."""
 ANCHOR_TOLERANCE = 1e-10

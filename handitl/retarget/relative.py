@@ -137,7 +137,7 @@ class RelativeRetargeter:
         self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0,
                                robot_opposition=pads0[self._opp_rows] - pads0[self._thumb_row],
                                activation=smoothstep(self._pinch_progress(human.thumb_distance)),
-                               safety_threshold=np.minimum(thresholds, self.config.safety_distance))  # fmt: skip
+                               safety_threshold=thresholds)  # fmt: skip
         self._q_prev = q0.copy()
 
     def retarget(self, human: HandState, solver: SolverConfig | None = None) -> RetargetResult:

@@ -10,7 +10,7 @@ box-constrained QP (``mju_boxQP``) so joint limits hold exactly without clipping
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import mujoco
 import numpy as np

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from handitl.assets.hand_description import KEYPOINT_NAMES, Side
-from handitl.retarget import (METHODS, AbsoluteRetargeter, Alignment, RelativeConfig,
-                              RelativeRetargeter, calibrate_alignment)  # fmt: skip
+from handitl.retarget import (
+    METHODS,
+    AbsoluteRetargeter,
+    Alignment,
+    RelativeConfig,
+    RelativeRetargeter,  # fmt: skip
+    calibrate_alignment,
+)
 from handitl.retarget.solver import TIGHT
 from tests.retarget.conftest import HANDS, for_side, hand_state, make_kinematics
 
