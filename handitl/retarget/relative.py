@@ -39,6 +39,12 @@ from handitl.retarget.kinematics import HandKinematics
 from handitl.retarget.solver import Block, BoxLeastSquares, Hinge, SolverConfig
 
 
+def _smooth(x: float) -> float:
+    """Scalar :func:`smoothstep`."""
+    x = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def smoothstep(x: np.ndarray | float) -> np.ndarray:
     """0 below 0, 1 above 1, 3x^2 - 2x^3 between (C1-continuous gates)."""
     x = np.clip(x, 0.0, 1.0)
@@ -169,23 +175,28 @@ class RelativeRetargeter:
     def _targets(self, human) -> _Targets:
         a, c = self._anchor, self.config
         assert a is not None
-        # Gates from the human's current thumb-finger distances (robot units).
-        all_d = np.linalg.norm(human.tips[self._distance_rows] - human.tips[self._thumb_row],
-                               axis=1) / self.keys.alignment.scale  # fmt: skip
-        openness = smoothstep((all_d - c.gate_close) / (c.gate_open - c.gate_close))
-        beta = np.empty(len(human.tips))
-        beta[self._distance_rows] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
-        beta[self._thumb_row] = beta[self._distance_rows].min()
-        opp_open = smoothstep((human.thumb_distance - c.gate_close) / (c.gate_open - c.gate_close))
-        omega = c.grasp_weight_pinch + (c.grasp_weight_open - c.grasp_weight_pinch) * opp_open
-        activation = smoothstep(self._pinch_progress(human.thumb_distance))
-        safe = a.activation > 0.0
-        alpha = np.ones_like(activation)
-        alpha[safe] = np.minimum(1.0, activation[safe] / a.activation[safe])
+        # Gates from the human's thumb-finger distances (human metres). The vectors have
+        # 2-5 entries: plain Python floats beat numpy's per-call overhead here.
+        scale, span = self.keys.alignment.scale, c.gate_open - c.gate_close
+        thumb = human.tips[self._thumb_row]
+        finger_d = (np.sqrt(((human.tips[self._distance_rows] - thumb) ** 2).sum(axis=1)) / scale).tolist()
+        beta = [0.0] * len(human.tips)
+        for row, d in zip(self._distance_rows.tolist(), finger_d):
+            openness = _smooth((d - c.gate_close) / span)
+            beta[row] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
+        beta[self._thumb_row] = min(beta[r] for r in self._distance_rows.tolist())
+        omega, alpha = [], []
+        pinch_span = c.pinch_release - c.pinch_distance
+        for d, anchored in zip(human.thumb_distance.tolist(), a.activation.tolist()):
+            omega.append(c.grasp_weight_pinch + (c.grasp_weight_open - c.grasp_weight_pinch)
+                         * _smooth((d - c.gate_close) / span))  # fmt: skip
+            activation = _smooth((d - c.pinch_distance) / pinch_span)
+            alpha.append(min(1.0, activation / anchored) if anchored > 0.0 else 1.0)
+        opposition = a.robot_opposition + human.opposition - a.human.opposition
         return _Targets(
             tip_delta=human.tips - a.human.tips,
-            opposition=alpha[:, None] * (a.robot_opposition + human.opposition - a.human.opposition),
-            weights=np.concatenate((beta, omega)),
+            opposition=opposition * np.array(alpha)[:, None],
+            weights=np.array(beta + omega),
         )
 
     def _blocks(self, q: np.ndarray, t: _Targets) -> list[Block | Hinge]:
