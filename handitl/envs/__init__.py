@@ -12,7 +12,21 @@ from handitl.envs.registry import (
 )
 from handitl.envs.tasks.reach import Reach
 
+
+def _lazy(module: str, name: str):
+    """A task factory importing its module on first use (tasks import their props)."""
+
+    def factory():
+        import importlib
+
+        return getattr(importlib.import_module(module), name)()
+
+    return factory
+
+
 register_task("Reach", Reach, max_episode_steps=250)
+register_task("PickUpDrill", _lazy("handitl.envs.tasks.drill", "PickUpDrill"), max_episode_steps=500)
+register_task("BreadClip", _lazy("handitl.envs.tasks.bread_clip", "BreadClip"), max_episode_steps=500)
 
 __all__ = [
     "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",

@@ -127,6 +127,7 @@ class BimanualEnv(gym.Env):
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         action, clipped = self.layout.validate(action)
         self._apply_commands(self.layout.decode(action))
+        self.task.before_step(self.model, self.data)
         self._advance_physics()
         self.task.update(self.model, self.data)
         terms = self.task.reward(self.model, self.data)
@@ -296,6 +297,7 @@ class BimanualEnv(gym.Env):
             "reward_terms": terms,
             "stages": status.stages,
             "score": status.score,
+            "normalized_score": status.normalized_score,
             "success": status.success,
             "failure": status.failure,
             "action_clipped": clipped,

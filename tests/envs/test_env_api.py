@@ -259,3 +259,19 @@ def test_env_runs_with_every_registered_hand(hand: str, hand_urdf_dir, monkeypat
         obs, *_ = env.step(hold)
     assert np.abs(obs["fingertip_pos"] - settled).max() < 1e-4
     env.close()
+
+
+def test_subgoal_score_counts_ordered_stages_per_subtask() -> None:
+    """Each sub-task is worth one point split over its stages, and a stage counts only
+    after the previous ones: (a, b) done + (c done, d not) + (e not, f done) = 1.5 of 3."""
+    from handitl.envs.tasks.base import TaskStatus
+
+    status = TaskStatus(
+        stages={"a": True, "b": True, "c": True, "d": False, "e": False, "f": True},
+        success=False,
+        subtasks=(("a", "b"), ("c", "d"), ("e", "f")),
+    )
+    assert status.score == pytest.approx(1.5)
+    assert status.normalized_score == pytest.approx(0.5)
+    flat = TaskStatus(stages={"x": True, "y": False, "z": True}, success=False)
+    assert flat.score == pytest.approx(1 / 3) and flat.num_subtasks == 1

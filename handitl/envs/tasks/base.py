@@ -3,7 +3,12 @@
 A task adds its props to the scene spec, binds names to ids after compile, randomises
 its initial state from the env's generator, and reads the state to give a task
 observation, reward terms and sub-goal stages. The env owns stepping: a task never
-calls ``mj_step`` and never touches the robot's controls.
+calls ``mj_step`` and never touches the robot's controls (it may drive its own props'
+actuators, e.g. a drill motor, in :meth:`Task.before_step`).
+
+Scoring (paper section 4.4): a task is a sequence of sub-tasks, each worth one point
+split evenly over its 2-3 ordered stages; a stage counts only once every earlier stage of
+its sub-task has. Tasks latch stages (once reached, a stage stays reached).
 """
 
 from __future__ import annotations
@@ -20,16 +25,48 @@ from handitl.envs.robot import RobotBindings
 
 @dataclasses.dataclass(frozen=True)
 class TaskStatus:
-    """Sub-goal stages (in task order) and the episode outcome."""
+    """Sub-goal stages (in task order), their grouping into sub-tasks, and the outcome.
+
+    Attributes:
+        stages: stage name -> reached, in task order.
+        success: the task is complete.
+        failure: the episode cannot be completed any more (e.g. the drill fell).
+        subtasks: groups of stage names, one group per sub-task, in order; empty means
+            one sub-task holding every stage.
+    """
 
     stages: dict[str, bool]
     success: bool
     failure: bool = False
+    subtasks: tuple[tuple[str, ...], ...] = ()
+
+    def _groups(self) -> tuple[tuple[str, ...], ...]:
+        return self.subtasks or (tuple(self.stages),)
 
     @property
     def score(self) -> float:
-        """Fraction of stages completed, in [0, 1] (the paper's sub-goal score)."""
-        return sum(self.stages.values()) / len(self.stages) if self.stages else float(self.success)
+        """Sub-goal completion score: one point per sub-task, split evenly over its
+        stages, counting a stage only after the previous ones of its sub-task."""
+        if not self.stages:
+            return float(self.success)
+        total = 0.0
+        for group in self._groups():
+            done = 0
+            for stage in group:
+                if not self.stages[stage]:
+                    break
+                done += 1
+            total += done / len(group)
+        return total
+
+    @property
+    def num_subtasks(self) -> int:
+        return len(self._groups()) if self.stages else 1
+
+    @property
+    def normalized_score(self) -> float:
+        """:attr:`score` / number of sub-tasks, in [0, 1]."""
+        return self.score / self.num_subtasks
 
 
 class Task(abc.ABC):
@@ -42,6 +79,10 @@ class Task(abc.ABC):
 
     def bind(self, model: mujoco.MjModel, robot: RobotBindings) -> None:
         """Cache ids and addresses by name (after compile)."""
+
+    def before_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+        """Drive the task's own prop actuators (never the robot's) before each control
+        period's physics, e.g. a drill motor that runs while its trigger is pressed."""
 
     @abc.abstractmethod
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
