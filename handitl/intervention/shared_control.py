@@ -56,7 +56,7 @@ class SharedControlConfig:
     """k: control ticks over which the wrist twist is differenced (paper: 2 VR ticks)."""
     ema_alpha: float = 0.5
     """EMA weight of the newest twist estimate (1 = no smoothing)."""
-    decay_time: float = 0.25
+    decay_time: float = 0.2
     """Time constant with which offsets fade while the operator is still."""
     still_speed: float = 0.01
     """Operator wrist speeds below this (m/s) count as still."""
