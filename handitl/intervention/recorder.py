@@ -141,6 +141,7 @@ class EpisodeRecorder:
                 self._write_human(f.create_group("human"), [s["frame"] for s in steps])
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; episodes are shared data
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
