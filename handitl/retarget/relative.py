@@ -36,7 +36,7 @@ import numpy as np
 from handitl.intervention.streams.frame import HandState
 from handitl.retarget.base import Alignment, KeyVectorExtractor, RetargetError, RetargetResult
 from handitl.retarget.kinematics import HandKinematics
-from handitl.retarget.solver import Block, BoxLeastSquares, Hinge, SolverConfig
+from handitl.retarget.solver import BoxLeastSquares, Evaluation, Hinge, SolverConfig
 
 
 def _smooth(x: float) -> float:
@@ -105,6 +105,9 @@ class RelativeRetargeter:
         self._distance_rows = np.array([fingers.index(f) for f in fingers if f != "thumb"])
         self._solver = BoxLeastSquares(kinematics.q_lower, kinematics.q_upper, c.solver)
         self._safety_pairs = self._select_safety_pairs()
+        rows = len(fingers) + len(self._opp_rows)
+        self._residual = np.zeros((rows, 3))
+        self._jacobian = np.zeros((rows, 3, kinematics.nq))
         self._anchor: _Anchor | None = None
         self._q_prev = np.zeros(kinematics.nq)
 
@@ -194,30 +197,50 @@ class RelativeRetargeter:
             alpha.append(min(1.0, activation / anchored) if anchored > 0.0 else 1.0)
         opposition = a.robot_opposition + human.opposition - a.human.opposition
         return _Targets(
-            tip_delta=human.tips - a.human.tips,
+            tip_target=a.robot_tips + human.tips - a.human.tips,
             opposition=opposition * np.array(alpha)[:, None],
             weights=np.array(beta + omega),
         )
 
-    def _blocks(self, q: np.ndarray, t: _Targets) -> list[Block | Hinge]:
+    def _blocks(self, q: np.ndarray, t: _Targets) -> Evaluation:
+        """Eq. 2 at q, reduced straight to its Gauss-Newton model (the hot path: no
+        per-term objects; the same sums as :class:`Block` / :class:`Hinge`)."""
         a, c, k = self._anchor, self.config, self.kinematics
         assert a is not None
         k.set_q(q)
         tips, pads, J_tips, J_pads = k.tips_and_pads()
-        thumb, opp = self._thumb_row, self._opp_rows
-        # Shaping and grasping residuals are all 3-vectors with one Huber threshold:
-        # one stacked group (one einsum per iteration, not one per term).
-        residual = np.concatenate((tips - a.robot_tips - t.tip_delta,
-                                   pads[opp] - pads[thumb] - t.opposition))  # fmt: skip
-        jacobian = np.concatenate((J_tips, J_pads[opp] - J_pads[thumb]))
-        blocks: list[Block | Hinge] = [Block(residual, jacobian, t.weights, c.huber_delta)]
+        thumb, opp, nf = self._thumb_row, self._opp_rows, len(tips)
+        # Shaping and grasping residuals are all 3-vectors with one Huber threshold.
+        r, J = self._residual, self._jacobian
+        np.subtract(tips, t.tip_target, out=r[:nf])
+        np.subtract(pads[opp] - pads[thumb], t.opposition, out=r[nf:])
+        J[:nf] = J_tips
+        np.subtract(J_pads[opp], J_pads[thumb], out=J[nf:])
+        norm = np.sqrt(np.einsum("ij,ij->i", r, r))
+        delta = c.huber_delta
+        quadratic = norm <= delta
+        cost = float(t.weights @ np.where(quadratic, 0.5 * norm * norm, delta * (norm - 0.5 * delta)))
+        w = t.weights * np.where(quadratic, 1.0, delta / np.maximum(norm, 1e-300))
+        Jw = (J * np.sqrt(w)[:, None, None]).reshape(-1, k.nq)
+        H = Jw.T @ Jw
+        g = np.einsum("gmi,gm->i", J, r * w[:, None])
+        # Temporal regularisation lambda H(|q - q_prev|): identity Jacobian, diagonal.
+        d = q - self._q_prev
+        nd = float(np.sqrt(d @ d))
+        dr = c.regularization_huber
+        cost += c.regularization * (0.5 * nd * nd if nd <= dr else dr * (nd - 0.5 * dr))
+        wr = c.regularization * (1.0 if nd <= dr else dr / nd)
+        H.flat[:: k.nq + 1] += wr
+        g += wr * d
+        hinges = []
         pairs = k.pair_distances()
         used = self._safety_pairs[pairs.pair_index]
         if used.any():
-            blocks.append(Hinge(pairs.distance[used], pairs.jacobian[used],
-                                a.safety_threshold[pairs.pair_index[used]], c.safety_weight))  # fmt: skip
-        blocks.append(Block(q - self._q_prev, None, c.regularization, c.regularization_huber))
-        return blocks
+            hinge = Hinge(pairs.distance[used], pairs.jacobian[used],
+                          a.safety_threshold[pairs.pair_index[used]], c.safety_weight)  # fmt: skip
+            cost += hinge.cost()
+            hinges.append(hinge)
+        return Evaluation(cost, H, g, hinges)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +255,8 @@ class _Anchor:
 
 @dataclasses.dataclass(frozen=True)
 class _Targets:
-    tip_delta: np.ndarray
+    tip_target: np.ndarray
+    """(f, 3) robot fingertip targets: anchor position + the human's displacement."""
     opposition: np.ndarray
     weights: np.ndarray
     """beta_i for the fingertip rows, then omega_j for the opposition rows."""
