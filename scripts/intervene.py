@@ -33,15 +33,12 @@ MODE_COLOURS = {Mode.AUTONOMOUS: (40, 160, 60), Mode.TAKEOVER: (200, 50, 40), Mo
 
 
 def make_policy(env):
-    """The task's scripted expert (the Reach expert until the other tasks' land here)."""
+    """The task's scripted expert."""
     if env.task.name == "Reach":
         return ReachExpert(env.layout, control_dt=env.control_dt)
-    from handitl.agents import experts
+    from handitl.agents.experts import expert_for
 
-    expert_class = getattr(experts, f"{env.task.name}Expert", None)
-    if expert_class is None:
-        raise SystemExit(f"no scripted expert for task {env.task.name!r}")
-    return expert_class(env)
+    return expert_for(env)
 
 
 def schedule(rng: np.random.Generator, duration: float) -> list[Interval]:
