@@ -175,7 +175,11 @@ class RobotServer:
 
     def _snapshot(self, ack: int, error: str | None = None) -> RobotSnapshot:
         arm_q, arm_dq, hand_q, hand_dq, objects = self.backend.measure()
-        return RobotSnapshot(tick=self.tick_count, ack=ack, t=time.monotonic() - self._t0, arm_q=arm_q,
+        # Lockstep time is the robot's own (ticks x dt), so a lockstep sim reproduces the sim env.
+        now = (
+            time.monotonic() - self._t0 if self.config.realtime else self.tick_count * self.backend.control_dt
+        )
+        return RobotSnapshot(tick=self.tick_count, ack=ack, t=now, arm_q=arm_q,
                              arm_dq=arm_dq, hand_q=hand_q, hand_dq=hand_dq, objects=objects,
                              held=self.hold_reason is not None, hold_reason=self.hold_reason,
                              estop=self.estop.latched, error=error)  # fmt: skip
