@@ -1,17 +1,23 @@
 """Scripted expert for ``PickUpDrill``: wrap the handle, lift, pull the trigger.
 
 The right hand takes the pistol handle like a person does: palm on the handle's right
-side, thumb up along the handle's back, fingers wrapped horizontally round its front
-with the index finger uppermost, its proximal phalanx level with the trigger. The palm
-frame is set from the drill's frame (palm normal along the drill's +y, fingers along its
-+x, thumb up), turned about the handle's axis so the fingertips curl round the front.
-The hand approaches from behind along the fingers' direction with the thumb abducted and
-the index straight, closes the thumb, middle, ring and little fingers a little past
-their contact angles (the servos' pressure holds the drill), lifts with minimum-jerk
-timing, and only then flexes the index past contact to pull the trigger (closing it with
-the others would pre-press the trigger during the grasp, physics_notes.md). The grasp
-angles were found by closing each finger on the handle until contact. The left arm stays
-at its start pose.
+side, fingers wrapped round its front with the index finger uppermost, its proximal
+phalanx level with the trigger, the thumb's web against the handle's back. The palm is
+pitched so the fingers point a little down (the handle crosses the palm obliquely) - with
+level fingers the FR3 cannot reach a handle this low and close to its base (joint 6 runs
+into its limit). Each finger's contact angle is found at construction by closing it along
+a curl synergy until it touches the handle in a scratch copy of the scene.
+
+The plan turns the hand at its start (the differential IK trades position for
+orientation while turning, which would sweep the hand through the drill), travels to a
+pose beside the drill with the thumb flat in the palm's plane, comes down, moves in along
+the palm's normal, closes the fingers, then turns the thumb round the handle's back,
+lifts, and only then flexes the index past contact to pull the trigger.
+
+Status (v0): the approach reaches the handle without disturbing the drill on most
+seeds, but the wrap does not yet hold the drill: the thumb's and fingers' closing tips
+the standing, top-heavy drill (tilt ~0.3 rad) before a grasp forms, so the expert does
+not succeed yet (0/8 seeds with ``bench/experts.py``). The left arm stays at its start.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
 from handitl.assets.props import drill as dp
+from handitl.assets.scene import side_prefix
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_mat
 from handitl.envs.tasks.drill import PickUpDrill
@@ -32,42 +39,54 @@ def _rot_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _rot_x(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+_FINGERS = ("index", "middle", "ring", "little")
+_THUMB_FLEX = ("thumb_cmc_flex", "thumb_mcp_flex", "thumb_ip")
+
+
 @dataclasses.dataclass(frozen=True)
 class PickUpDrillExpertConfig:
-    """Hand angles (rad, by joint name without side prefix), offsets (m, palm frame:
+    """Hand shapes (rad, by joint name without side prefix), offsets (m, palm frame:
     +x palm normal, +y thumb, +z fingers) and timings (s)."""
 
-    contact: tuple[tuple[str, float], ...] = (
-        ("thumb_cmc_abd", 1.3), ("thumb_cmc_flex", -0.353), ("thumb_mcp_flex", 0.621),
-        ("thumb_ip", 0.80),
-        ("index_mcp", 0.265), ("index_pip", 1.60), ("index_dip", 1.20),
-        ("middle_mcp", 1.00), ("middle_pip", 1.57), ("middle_dip", 1.17),
-        ("ring_mcp", 0.635), ("ring_pip", 1.55), ("ring_dip", 1.153),
-        ("little_mcp", 0.345), ("little_pip", 1.285), ("little_dip", 0.903),
-    )  # fmt: skip
-    """Angles at which each finger touches the handle (thumb round its back)."""
-    pregrasp: tuple[tuple[str, float], ...] = (
-        ("thumb_cmc_abd", 1.3), ("thumb_cmc_flex", -0.5), ("index_mcp", -0.2),
-    )  # fmt: skip
-    """Open hand for the approach: thumb abducted clear of the handle's back, index straight."""
+    finger_curl: tuple[float, float, float] = (1.2, 1.75, 1.3)
+    """(MCP, PIP, DIP) of a fully curled finger: each finger closes along this shape, from
+    straight, until it touches the drill (a one-parameter synergy, like a person's wrap)."""
+    thumb_abduction: float = 1.3
+    """Thumb CMC abduction of the grasp: opposed, round the handle's back."""
+    thumb_open: tuple[float, float, float] = (-0.5, 0.0, 0.0)
+    """Thumb (CMC flexion, MCP flexion, IP) of the open hand."""
+    thumb_closed: tuple[float, float, float] = (1.2, 1.1, 1.4)
+    """Thumb (CMC flexion, MCP flexion, IP) it closes toward until it touches the drill."""
     squeeze: float = 0.25
-    """Extra flexion past contact on the middle, ring and little fingers and thumb IP/MCP."""
-    thumb_squeeze: float = 0.6
-    """Extra thumb CMC flexion past contact (presses the thumb against the handle's back)."""
+    """Extra curl past contact of the middle, ring and little fingers and the thumb (a
+    fraction of the curl shape): the servos' pressure on the handle holds the drill."""
     index_hold: float = -0.15
-    """Index offset from its contact angles while grasping and lifting (clear of the trigger)."""
+    """Index MCP offset from its contact angle while grasping and lifting (off the trigger)."""
     index_pull: float = 1.0
-    """Index MCP flexion past contact that pulls the trigger to ~95 % of its travel."""
+    """Index MCP flexion past contact that pulls the trigger through its travel."""
     handle_in_palm: tuple[float, float] = (0.034, 0.075)
     """Handle centre in the palm frame (x: palmar, z: along the fingers) at the grasp."""
     roll: float = 0.25
-    """Turn of the palm about the handle's axis (drill z) from the side-on pose, rad."""
-    approach: float = 0.12
-    """Distance behind the grasp pose (against the fingers' direction) to start from."""
-    pre_height: float = 0.12
+    """Turn of the palm about the handle's axis (drill z) from the side-on pose, rad: the
+    fingertips curl round the handle's front."""
+    pitch: float = 0.35
+    """Turn of the palm about its normal that points the fingers down, rad: the handle then
+    crosses the palm obliquely, as in a person's pistol grip, and the wrist sits high
+    enough for the arm (level fingers this close to the base need more wrist flexion than
+    the FR3's joint 6 has)."""
+    approach: float = 0.04
+    """Distance out from the grasp pose (against the palm's normal) to come down at, m."""
+    pre_height: float = 0.05
     """Extra height of the pre-grasp pose, m."""
-    clearance: float = 0.08
-    """Height the palm first rises above its start (or the pre-grasp, if higher), m."""
+    turn_s: float = 2.0
+    """Duration of the turn of the hand to the grasp's orientation, s."""
+    transit_s: float = 1.0
+    """Duration of the move to the pre-grasp pose, s."""
     lift: float = 0.15
     """Height the palm rises, m (the task needs 0.10)."""
     hold_s: float = 0.8
@@ -87,83 +106,171 @@ class PickUpDrillExpert(ScriptedExpert):
         self.side = task.config.side
         self._hand = env.robot.hands[self.side]
         self._names = [n.split("/")[-1] for n in self._hand.description.joint_names]
+        self._palm_in_drill = self._palm_pose_in_drill()
+        self._contact = self._fit_contact()
 
-    def _pose(self, angles: tuple[tuple[str, float], ...]) -> np.ndarray:
-        q = np.zeros(len(self._names))
-        for name, value in angles:
-            q[self._names.index(name)] = value
-        return q
+    # --- hand shapes --------------------------------------------------------------------------
 
-    def _offset(self, q: np.ndarray, joints: tuple[str, ...], delta: float) -> np.ndarray:
+    def _set(self, q: np.ndarray, joints: tuple[str, ...], values: np.ndarray) -> np.ndarray:
         q = q.copy()
-        for name in joints:
-            q[self._names.index(name)] += delta
+        q[[self._names.index(n) for n in joints]] = values
         return q
 
-    def hand_poses(self) -> dict[str, np.ndarray]:
-        """Hand targets (description order, rad) of the plan's phases: ``open``,
-        ``grasp`` (thumb and three fingers squeezed, index just clear of the trigger)
-        and ``pull`` (index flexed past contact)."""
-        c = self.config
-        contact = self._pose(c.contact)
-        grasp = self._offset(contact, ("middle_mcp", "middle_pip", "middle_dip", "ring_mcp",
-                                       "ring_pip", "ring_dip", "little_mcp", "little_pip",
-                                       "little_dip", "thumb_mcp_flex", "thumb_ip"), c.squeeze)  # fmt: skip
-        grasp = self._offset(grasp, ("thumb_cmc_flex",), c.thumb_squeeze)
-        grasp = self._offset(grasp, ("index_mcp",), c.index_hold)
-        pull = self._offset(grasp, ("index_mcp",), c.index_pull - c.index_hold)
-        return {"open": self._pose(c.pregrasp), "grasp": grasp, "pull": pull}
+    def _finger_joints(self, finger: str) -> tuple[str, str, str]:
+        return (f"{finger}_mcp", f"{finger}_pip", f"{finger}_dip")
 
-    def grasp_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        """(palm position m, palm rotation 3x3) of the grasp, world frame, from the drill's
-        current pose: the index's proximal phalanx level with the trigger."""
+    def _shape(self, closure: dict[str, float]) -> np.ndarray:
+        """Hand angles with each digit closed by its fraction in ``closure`` (0 open, 1
+        fully curled; missing digits open)."""
         c = self.config
-        pos, rot = self.task.drill_pose(self.env.data)
-        # Palm axes in the drill frame: normal +y, thumb +z (up), fingers +x; then turned.
-        side_on = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-        palm_in_drill = _rot_z(c.roll) @ side_on
-        index_y = self._index_proximal_height()
-        handle = np.array([0.0, 0.0, 0.0])
-        palm = handle - palm_in_drill @ np.array([c.handle_in_palm[0], 0.0, c.handle_in_palm[1]])
-        palm[2] = dp.TRIGGER_Z - index_y
-        return pos + rot @ palm, rot @ palm_in_drill
+        q = np.zeros(len(self._names))
+        q = self._set(q, ("thumb_cmc_abd",), np.array([c.thumb_abduction]))
+        t = closure.get("thumb", 0.0)
+        thumb = np.asarray(c.thumb_open) + t * (np.asarray(c.thumb_closed) - c.thumb_open)
+        q = self._set(q, _THUMB_FLEX, thumb)
+        for finger in _FINGERS:
+            q = self._set(q, self._finger_joints(finger),
+                          closure.get(finger, 0.0) * np.asarray(c.finger_curl))  # fmt: skip
+        return q
 
-    def _index_proximal_height(self) -> float:
-        """Palm-frame y (thumb axis) of the index's proximal phalanx centre in the grasp."""
+    def _fit_contact(self) -> dict[str, float]:
+        """Closure of each digit at which it first touches the handle, with the palm at the
+        grasp pose: found by closing it in steps on a scratch copy of the scene (so the
+        grasp adapts to the hand model and the pose parameters instead of a table of
+        angles tuned for one of them)."""
         import mujoco
 
         model, hand = self.env.model, self._hand
         data = mujoco.MjData(model)
-        data.qpos[hand.qpos_idx] = self._pose(self.config.contact)
+        data.qpos[:] = self.env.data.qpos
+        data.qpos[hand.qpos_idx] = self._shape({})
+        mujoco.mj_kinematics(model, data)
+        # Put the drill where the palm's grasp pose says (the arm stays where it is).
+        palm_pos = data.site_xpos[hand.palm_site].copy()
+        palm_rot = data.site_xmat[hand.palm_site].reshape(3, 3).copy()
+        p, R = self._palm_in_drill
+        drill_rot = palm_rot @ R.T
+        self.task.set_drill_pose(data, palm_pos - drill_rot @ p, drill_rot)
+        prefix = side_prefix(self.side)
+        digits = ("thumb", *_FINGERS)
+        geoms = {d: {g for g in range(model.ngeom) if model.geom(g).name.startswith(f"{prefix}{d}_")}
+                 for d in digits}  # fmt: skip
+        drill = self.task.handle_geoms
+        closure: dict[str, float] = {}
+        for digit in digits:
+            for fraction in np.arange(0.0, 1.0001, 0.01):
+                data.qpos[hand.qpos_idx] = self._shape({digit: float(fraction)})
+                mujoco.mj_fwdPosition(model, data)
+                n = data.ncon
+                pairs = zip(data.contact.geom1[:n].tolist(), data.contact.geom2[:n].tolist())
+                if any((a in geoms[digit] and b in drill) or (b in geoms[digit] and a in drill)
+                       for a, b in pairs):  # fmt: skip
+                    break
+            closure[digit] = float(fraction)
+        return closure
+
+    def hand_poses(self) -> dict[str, np.ndarray]:
+        """Hand targets (description order, rad) of the plan's phases: ``open``,
+        ``contact`` (every digit just touching), ``grasp`` (thumb and three fingers
+        squeezed past contact, index just clear of the trigger) and ``pull`` (index
+        flexed past contact)."""
+        c = self.config
+        contact = self._shape(self._contact)
+        grasp = self._shape({d: f + (0.0 if d == "index" else c.squeeze)
+                             for d, f in self._contact.items()})  # fmt: skip
+        index_mcp = self._names.index("index_mcp")
+        grasp[index_mcp] += c.index_hold
+        pull = grasp.copy()
+        pull[index_mcp] += c.index_pull - c.index_hold
+        return {"open": self._shape({}), "contact": contact, "grasp": grasp, "pull": pull}
+
+    # --- poses --------------------------------------------------------------------------------
+
+    def _palm_pose_in_drill(self) -> tuple[np.ndarray, np.ndarray]:
+        """(position, rotation) of the palm frame in the drill frame at the grasp: the
+        handle's axis through ``handle_in_palm``, the straight index's proximal phalanx
+        level with the trigger."""
+        c = self.config
+        # Palm axes in the drill frame: normal +y, thumb +z (up), fingers +x; then turned.
+        side_on = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        R = _rot_z(c.roll) @ side_on @ _rot_x(c.pitch)
+        palm = -R @ np.array([c.handle_in_palm[0], 0.0, c.handle_in_palm[1]])
+        palm[2] = dp.TRIGGER_Z - (R @ self._index_proximal_in_palm())[2]
+        return palm, R
+
+    def grasp_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """(palm position m, palm rotation 3x3) of the grasp, world frame, from the drill's
+        current pose."""
+        pos, rot = self.task.drill_pose(self.env.data)
+        p, R = self._palm_in_drill
+        return pos + rot @ p, rot @ R
+
+    def _index_proximal_in_palm(self) -> np.ndarray:
+        """(3,) palm-frame position of the straight index's proximal phalanx centre."""
+        import mujoco
+
+        model, hand = self.env.model, self._hand
+        data = mujoco.MjData(model)
+        data.qpos[hand.qpos_idx] = 0.0
         mujoco.mj_kinematics(model, data)
         R = data.site_xmat[hand.palm_site].reshape(3, 3)
         mcp, pip = hand.keypoint_sites[5], hand.keypoint_sites[6]
         mid = 0.5 * (data.site_xpos[mcp] + data.site_xpos[pip]) - data.site_xpos[hand.palm_site]
-        return float((R.T @ mid)[1])
+        return R.T @ mid
 
     def plan(self) -> list[Segment]:
         c, side = self.config, self.side
         poses = self.hand_poses()
         grasp_pos, R = self.grasp_pose()
         quat = quat_from_mat(R)
-        fingers = R[:, 2]
-        pre = grasp_pos - c.approach * fingers + [0.0, 0.0, c.pre_height]
-        behind = grasp_pos - c.approach * fingers
+        # Come down beside the drill, the palm's plane clear of the motor housing, then
+        # close in along the palm's normal (behind the handle there is no room: the arm's
+        # elbow would have to fold past its limit).
+        outward = -np.array([R[0, 0], R[1, 0], 0.0])
+        outward /= np.linalg.norm(outward)
+        behind = grasp_pos + c.approach * outward
+        pre = behind + [0.0, 0.0, c.pre_height]
         lifted = grasp_pos + [0.0, 0.0, c.lift]
         task = self.task
+        # The thumb travels flat in the palm's plane (abducted it would sweep into the
+        # housing) and turns round the handle's back once the palm is on the handle.
+        abduction = self._names.index("thumb_cmc_abd")
+        flat = poses["open"].copy()
+        flat[abduction] = 0.0
+        # The fingers close first and hold the handle in the palm, so that the thumb's
+        # turn round the handle's back cannot push the standing drill over.
+        fingers = poses["grasp"].copy()
+        fingers[[self._names.index(n) for n in ("thumb_cmc_abd", *_THUMB_FLEX)]] = flat[
+            [self._names.index(n) for n in ("thumb_cmc_abd", *_THUMB_FLEX)]
+        ]
+        # Turn the hand first, where it is (the IK trades position for orientation while
+        # it turns, which would sweep the hand through the drill), then travel.
         start, _ = self.env.palm_pose(side)
-        # The home pose's fingers hang near the drill: rise clear of it before turning.
-        clear = np.array([start[0], start[1] - 0.04, max(start[2], pre[2]) + c.clearance])
         return [
-            Segment("rise", 0.6, {side: SideTarget(clear)}),
-            Segment("pre_grasp", 1.2, {side: SideTarget(pre, quat, poses["open"])}),
-            Segment("descend", 0.5, {side: SideTarget(behind)}),
+            Segment("turn", c.turn_s, {side: SideTarget(start + [0.0, -0.03, 0.05], quat, flat)}),
+            Segment("pre_grasp", c.transit_s, {side: SideTarget(pre)}),
+            Segment("descend", 0.6, {side: SideTarget(behind)}),
             Segment("approach", 0.8, {side: SideTarget(grasp_pos)}),
-            Segment("grasp", 0.6, {side: SideTarget(hand_q=poses["grasp"])},
-                    until=lambda e: task.measurements["grasped"] > 0, timeout=1.0),  # fmt: skip
-            Segment("lift", 1.0, {side: SideTarget(lifted)},
-                    until=lambda e: task.measurements["lifted"] > 0, timeout=1.0),  # fmt: skip
-            Segment("pull", 0.4, {side: SideTarget(hand_q=poses["pull"])},
-                    until=lambda e: task.evaluate(e.model, e.data).success,
-                    timeout=c.hold_s + 1.0),  # fmt: skip
+            Segment("wrap_fingers", 0.5, {side: SideTarget(hand_q=fingers)}),
+            Segment(
+                "grasp",
+                0.6,
+                {side: SideTarget(hand_q=poses["grasp"])},
+                until=lambda e: task.measurements["grasped"] > 0,
+                timeout=1.0,
+            ),  # fmt: skip
+            Segment(
+                "lift",
+                1.0,
+                {side: SideTarget(lifted)},
+                until=lambda e: task.measurements["lifted"] > 0,
+                timeout=1.0,
+            ),  # fmt: skip
+            Segment(
+                "pull",
+                0.4,
+                {side: SideTarget(hand_q=poses["pull"])},
+                until=lambda e: task.evaluate(e.model, e.data).success,
+                timeout=c.hold_s + 1.0,
+            ),  # fmt: skip
         ]

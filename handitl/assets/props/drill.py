@@ -55,7 +55,7 @@ CHUCK_MASS = 0.10
 BIT_RADIUS = 0.003
 BIT_HALF_LENGTH = 0.030
 BIT_MASS = 0.01
-GRIP_POINT = (0.0, -HANDLE_HALF[1], 0.125)
+GRIP_POINT = (0.0, -HANDLE_HALF[1], 0.115)
 """Site ``drill_grip`` on the handle's right (-y) face where the palm goes, m."""
 
 # ---------------------------------------------------------------------------------------
@@ -74,9 +74,9 @@ TRIGGER_LIMIT_SOLREF = (0.005, 1.0)
 TRIGGER_HALF = (0.006, 0.012, 0.009)
 """Trigger box, m: 12 mm proud of the handle's front face, 2.4 cm wide (across the finger:
 the index lands anywhere on it), 1.8 cm tall (the middle finger stays below it)."""
-TRIGGER_Z = 0.159
-"""Trigger centre height, m: under the index finger's proximal/middle phalanx when the
-palm's grip point is on ``GRIP_POINT`` (measured with the expert's grasp)."""
+TRIGGER_Z = 0.135
+"""Trigger centre height, m: 3.5 cm under the motor housing, so that a hand whose index
+lies on it keeps its thumb's base clear of the housing's underside."""
 TRIGGER_MASS = 0.01
 PRESSED_FRACTION = 0.8
 """The motor runs while the trigger is pressed at least this far (physics_notes)."""

@@ -12,12 +12,13 @@ zero at ``TRIGGER_DEAD_FRACTION`` to full at ``PRESSED_FRACTION`` of the travel.
 * Task state (9): drill pose (battery-underside origin, position m and quaternion w, x,
   y, z, world frame, 7), trigger pressed fraction (0-1, 1), chuck speed (rad/s, 1).
 * Reward terms (each a kernel in [0, 1] times its weight; the reward is their sum):
-  ``reach`` (0.1, palm to the handle's grip point), ``grasp`` (0.2, thumb and at least two
-  other fingers on the handle), ``lift`` (0.3, height gained toward ``lift_height`` while
-  grasped), ``trigger`` (0.4, pressed fraction toward ``trigger_fraction`` while lifted).
-* Stages (one sub-task, latched, in order): ``grasped`` (the thumb and at least two other
-  fingers of the right hand touch the handle), ``lifted`` (grasped, off the table and
-  raised >= ``lift_height``), ``triggered`` (lifted and the trigger held >=
+  ``reach`` (0.1, palm to the handle's grip point), ``grasp`` (0.2, the thumb or the
+  palm and at least two fingers on the handle), ``lift`` (0.3, height gained toward
+  ``lift_height`` while grasped), ``trigger`` (0.4, pressed fraction toward
+  ``trigger_fraction`` while lifted).
+* Stages (one sub-task, latched, in order): ``grasped`` (the right hand's thumb or palm
+  and at least two of its fingers touch the handle: an opposition grasp), ``lifted``
+  (grasped, off the table and raised >= ``lift_height``), ``triggered`` (lifted and the trigger held >=
   ``trigger_fraction`` for ``trigger_s`` without a break). Success = ``triggered``.
 * Failure: the drill fell off the table (below ``fall_z``), or it tipped over (its up
   axis more than ``tipped_angle`` from vertical) with no hand on it.
@@ -45,9 +46,9 @@ STAGES = ("grasped", "lifted", "triggered")
 TRIGGER_DEAD_FRACTION = 0.2
 """Pressed fraction below which the motor stays off (the switch's dead travel)."""
 
-_FINGER_NAMES = ("thumb", "index", "middle", "ring", "little")
+_FINGER_NAMES = ("thumb", "index", "middle", "ring", "little", "palm")
 # Contact classes of geoms: 0 other, 1 drill, 2 table/floor, 3 other robot geoms,
-# 4 + finger index for the task hand's fingers (palm geoms count as robot).
+# 4 + part index for the task hand's digits and palm.
 _OTHER, _DRILL, _TABLE, _ROBOT = range(4)
 _FINGER0 = 4
 
@@ -56,11 +57,11 @@ _FINGER0 = 4
 class PickUpDrillConfig:
     """Initial-state sampling and scoring (world frame, m, rad, s)."""
 
-    drill_xy_low: tuple[float, float] = (0.40, -0.20)
-    """Lower corner of the battery's centre on the table. The right hand's home pose
-    collides with a drill closer to its arm than y ~ -0.22; farther than x ~ 0.5 the
-    wrapped grasp reaches the wrist's joint limit."""
-    drill_xy_high: tuple[float, float] = (0.50, -0.13)
+    drill_xy_low: tuple[float, float] = (0.52, -0.20)
+    """Lower corner of the battery's centre on the table. Closer to the right arm's base
+    than x ~ 0.5 the FR3 cannot reach the wrapped grasp (joint 6's limit); the turning
+    hand's fingers sweep near a drill closer to the arm than y ~ -0.22."""
+    drill_xy_high: tuple[float, float] = (0.60, -0.13)
     yaw_range: float = 0.25
     """The drill's yaw (0: bit along +x, away from the robot) is uniform in +- this."""
     lift_height: float = 0.10
@@ -165,7 +166,8 @@ class PickUpDrill(Task):
     def update(self, model: mujoco.MjModel, data: mujoco.MjData, *, reset: bool = False) -> None:
         c = self.config
         fingers, on_table, robot_on_drill = self._contacts(data)
-        grasped = fingers[0] and sum(fingers[1:]) >= 2
+        # Opposition: the thumb or the palm on one side, two fingers wrapping the other.
+        grasped = (fingers[0] or fingers[5]) and sum(fingers[1:5]) >= 2
         height = float(data.xpos[self._drill_body][2]) - self._rest_z
         lifted = grasped and not on_table and height >= c.lift_height
         fraction = self.trigger_fraction(data)
@@ -187,8 +189,9 @@ class PickUpDrill(Task):
         palm = data.site_xpos[self._hand.palm_site]
         self._m = {
             "reach": float(np.linalg.norm(palm - data.site_xpos[self._grip_site])),
-            "fingers_on_handle": float(sum(fingers)),
+            "fingers_on_handle": float(sum(fingers[:5])),
             "thumb_on_handle": float(fingers[0]),
+            "palm_on_handle": float(fingers[5]),
             "grasped": float(grasped),
             "height": height,
             "lifted": float(lifted),
@@ -239,6 +242,20 @@ class PickUpDrill(Task):
     def drill_pose(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
         """(position m, rotation 3x3) of the drill frame (battery underside), world frame."""
         return data.xpos[self._drill_body].copy(), data.xmat[self._drill_body].reshape(3, 3).copy()
+
+    def set_drill_pose(self, data: mujoco.MjData, pos: np.ndarray, rot: np.ndarray) -> None:
+        """Place the drill frame at ``pos`` (m) with rotation ``rot`` (3x3), world frame
+        (velocities untouched; call ``mj_forward`` or a kinematics pass after)."""
+        q = self._drill_qpos
+        data.qpos[q : q + 3] = pos
+        quat = np.empty(4)
+        mujoco.mju_mat2Quat(quat, np.ascontiguousarray(rot, dtype=float).ravel())
+        data.qpos[q + 3 : q + 7] = quat
+
+    @property
+    def handle_geoms(self) -> frozenset[int]:
+        """Ids of the geoms a hand holds the drill by: the handle and the trigger."""
+        return frozenset(self._handle_geoms)
 
     def chuck_speed(self, data: mujoco.MjData) -> float:
         """Angular speed of the chuck about the bit axis, rad/s."""
