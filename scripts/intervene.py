@@ -20,25 +20,14 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from handitl.agents import ReachExpert  # noqa: E402
 from handitl.envs import make_env, registered_tasks  # noqa: E402
-from handitl.intervention.factory import hand_retargeters  # noqa: E402
+from handitl.experiments.wiring import intervention_wrapper, make_policy  # noqa: E402
 from handitl.intervention.modes import Interval, Mode, ScheduledModes  # noqa: E402
 from handitl.intervention.recorder import EpisodeRecorder  # noqa: E402
 from handitl.intervention.streams import GestureScript, ScriptedOperator, get_profile  # noqa: E402
-from handitl.intervention.wrapper import InterventionWrapper  # noqa: E402
 from handitl.retarget import METHODS  # noqa: E402
 
 MODE_COLOURS = {Mode.AUTONOMOUS: (40, 160, 60), Mode.TAKEOVER: (200, 50, 40), Mode.COPILOT: (40, 90, 200)}
-
-
-def make_policy(env):
-    """The task's scripted expert."""
-    if env.task.name == "Reach":
-        return ReachExpert(env.layout, control_dt=env.control_dt)
-    from handitl.agents.experts import expert_for
-
-    return expert_for(env)
 
 
 def schedule(rng: np.random.Generator, duration: float) -> list[Interval]:
@@ -82,8 +71,8 @@ def main() -> None:
         seed=args.seed)  # fmt: skip
     recorder = EpisodeRecorder(args.out, {"task": args.task, "method": args.method,
                                           "operator": args.operator})  # fmt: skip
-    wrapper = InterventionWrapper(env, operator, hand_retargeters(env, args.method),
-                                  ScheduledModes(intervals), recorder=recorder)  # fmt: skip
+    wrapper = intervention_wrapper(env, args.method, operator, ScheduledModes(intervals),
+                                   recorder=recorder)  # fmt: skip
     policy = make_policy(env)
     obs, _ = wrapper.reset(seed=args.seed)
     policy.reset()
