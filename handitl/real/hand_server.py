@@ -60,6 +60,11 @@ class SimHandServer:
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
 
+    @property
+    def targets(self) -> np.ndarray:
+        """(n,) joint targets the hand's servos track now, rad (after clipping)."""
+        return self.data.ctrl[self._act].copy()
+
     def __enter__(self) -> SimHandServer:
         self._thread = threading.Thread(target=self._serve, name="sim-hand", daemon=True)
         self._thread.start()

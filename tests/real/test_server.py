@@ -108,13 +108,12 @@ def test_hand_protocol_with_the_simulated_hand():
         assert hand.num_joints == 21
         target = np.clip(np.full(21, 0.4), hand.lower, hand.upper)
         hand.send_command(JointCommand(target))
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 5.0
         while np.abs(hand.read_state().q - target).max() > 0.01 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert np.abs(hand.read_state().q - target).max() <= 0.01
         hand.send_command(JointCommand(np.full(21, 10.0)))
-        time.sleep(0.1)
-        assert (hand.read_state().q <= hand.upper + 0.01).all()
+        np.testing.assert_array_equal(srv.targets, hand.upper)
         with pytest.raises(DriverError, match="shape"):
             hand.send_command(JointCommand(np.zeros(3)))
 
