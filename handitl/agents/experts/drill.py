@@ -10,14 +10,15 @@ a curl synergy until it touches the handle in a scratch copy of the scene.
 
 The plan turns the hand at its start (the differential IK trades position for
 orientation while turning, which would sweep the hand through the drill), travels to a
-pose beside the drill with the thumb flat in the palm's plane, comes down, moves in along
-the palm's normal, closes the fingers, then turns the thumb round the handle's back,
-lifts, and only then flexes the index past contact to pull the trigger.
+pose 12 cm beside the drill with the thumb flat in the palm's plane, comes down, turns
+the thumb to point across the handle's back, moves in along the palm's normal, closes
+the fingers, then the thumb, lifts, and only then curls the index past contact to pull
+the trigger (closing it with the others would pre-press the trigger, physics_notes.md).
 
-Status (v0): the approach reaches the handle without disturbing the drill on most
-seeds, but the wrap does not yet hold the drill: the thumb's and fingers' closing tips
-the standing, top-heavy drill (tilt ~0.3 rad) before a grasp forms, so the expert does
-not succeed yet (0/8 seeds with ``bench/experts.py``). The left arm stays at its start.
+Measured: 50/50 seeds succeed (``python bench/experts.py --tasks PickUpDrill --seeds
+50``). The drill turns ~0.2 rad in the wrap as the fingers align the handle with the
+hand's grasp axis; the pull therefore also curls the middle finger, which presses the
+trigger when the turn has brought it under that finger. The left arm stays at its start.
 """
 
 from __future__ import annotations
@@ -56,31 +57,41 @@ class PickUpDrillExpertConfig:
     finger_curl: tuple[float, float, float] = (1.2, 1.75, 1.3)
     """(MCP, PIP, DIP) of a fully curled finger: each finger closes along this shape, from
     straight, until it touches the drill (a one-parameter synergy, like a person's wrap)."""
-    thumb_abduction: float = 1.3
+    thumb_abduction: float = 1.55
     """Thumb CMC abduction of the grasp: opposed, round the handle's back."""
+    thumb_twist: float = 0.0
+    """Thumb MCP abduction of the grasp (+ turns the thumb toward the little finger)."""
     thumb_open: tuple[float, float, float] = (-0.5, 0.0, 0.0)
     """Thumb (CMC flexion, MCP flexion, IP) of the open hand."""
     thumb_closed: tuple[float, float, float] = (1.2, 1.1, 1.4)
     """Thumb (CMC flexion, MCP flexion, IP) it closes toward until it touches the drill."""
-    squeeze: float = 0.25
-    """Extra curl past contact of the middle, ring and little fingers and the thumb (a
-    fraction of the curl shape): the servos' pressure on the handle holds the drill."""
-    index_hold: float = -0.15
-    """Index MCP offset from its contact angle while grasping and lifting (off the trigger)."""
-    index_pull: float = 1.0
-    """Index MCP flexion past contact that pulls the trigger through its travel."""
-    handle_in_palm: tuple[float, float] = (0.034, 0.075)
+    squeeze: float = 0.4
+    """Extra curl past contact of the middle, ring and little fingers (a fraction of the
+    curl shape): the servos' pressure on the handle holds the drill."""
+    thumb_squeeze: float = 0.15
+    """Extra closure past contact of the thumb round the handle's back."""
+    index_hold: float = -0.1
+    """Index closure offset from contact while grasping and lifting (off the trigger)."""
+    index_pull: float = 0.8
+    """Index closure past contact that pulls the trigger through its travel (the whole
+    finger curls, as a person's does, so the pull survives the drill turning a little
+    in the hand)."""
+    middle_pull: float = 0.6
+    """Extra middle-finger closure while pulling (the drill turns in the wrap, and the
+    trigger can end up under the middle finger's proximal phalanx)."""
+    handle_in_palm: tuple[float, float] = (0.04, 0.1)
     """Handle centre in the palm frame (x: palmar, z: along the fingers) at the grasp."""
     roll: float = 0.25
     """Turn of the palm about the handle's axis (drill z) from the side-on pose, rad: the
     fingertips curl round the handle's front."""
-    pitch: float = 0.35
-    """Turn of the palm about its normal that points the fingers down, rad: the handle then
-    crosses the palm obliquely, as in a person's pistol grip, and the wrist sits high
-    enough for the arm (level fingers this close to the base need more wrist flexion than
-    the FR3's joint 6 has)."""
-    approach: float = 0.04
-    """Distance out from the grasp pose (against the palm's normal) to come down at, m."""
+    pitch: float = 0.2
+    """Turn of the palm about its normal that points the fingers down, rad: the wrist then
+    sits high enough for the arm (level fingers this low need more wrist flexion than the
+    FR3's joint 6 has). Larger pitches reach more but turn the drill further in the wrap
+    (0.3: 9/12 seeds; 0.2: 50/50)."""
+    approach: float = 0.12
+    """Distance out from the grasp pose (against the palm's normal) to come down at, m:
+    the palmar-pointing thumb must clear the handle."""
     pre_height: float = 0.05
     """Extra height of the pre-grasp pose, m."""
     turn_s: float = 2.0
@@ -124,7 +135,7 @@ class PickUpDrillExpert(ScriptedExpert):
         fully curled; missing digits open)."""
         c = self.config
         q = np.zeros(len(self._names))
-        q = self._set(q, ("thumb_cmc_abd",), np.array([c.thumb_abduction]))
+        q = self._set(q, ("thumb_cmc_abd", "thumb_mcp_abd"), np.array([c.thumb_abduction, c.thumb_twist]))
         t = closure.get("thumb", 0.0)
         thumb = np.asarray(c.thumb_open) + t * (np.asarray(c.thumb_closed) - c.thumb_open)
         q = self._set(q, _THUMB_FLEX, thumb)
@@ -176,12 +187,11 @@ class PickUpDrillExpert(ScriptedExpert):
         flexed past contact)."""
         c = self.config
         contact = self._shape(self._contact)
-        grasp = self._shape({d: f + (0.0 if d == "index" else c.squeeze)
-                             for d, f in self._contact.items()})  # fmt: skip
-        index_mcp = self._names.index("index_mcp")
-        grasp[index_mcp] += c.index_hold
-        pull = grasp.copy()
-        pull[index_mcp] += c.index_pull - c.index_hold
+        extra = {"index": c.index_hold, "thumb": c.thumb_squeeze}
+        closure = {d: f + extra.get(d, c.squeeze) for d, f in self._contact.items()}
+        grasp = self._shape(closure)
+        pull = self._shape(dict(closure, index=self._contact["index"] + c.index_pull,
+                                middle=closure["middle"] + c.middle_pull))  # fmt: skip
         return {"open": self._shape({}), "contact": contact, "grasp": grasp, "pull": pull}
 
     # --- poses --------------------------------------------------------------------------------
@@ -223,34 +233,33 @@ class PickUpDrillExpert(ScriptedExpert):
         poses = self.hand_poses()
         grasp_pos, R = self.grasp_pose()
         quat = quat_from_mat(R)
-        # Come down beside the drill, the palm's plane clear of the motor housing, then
-        # close in along the palm's normal (behind the handle there is no room: the arm's
-        # elbow would have to fold past its limit).
+        # Come down beside the drill, far enough out that the thumb can turn to point
+        # across the handle's back, then close in along the palm's normal (from behind
+        # the handle there is no room: the arm's elbow would fold past its limit).
         outward = -np.array([R[0, 0], R[1, 0], 0.0])
         outward /= np.linalg.norm(outward)
-        behind = grasp_pos + c.approach * outward
-        pre = behind + [0.0, 0.0, c.pre_height]
+        beside = grasp_pos + c.approach * outward
+        pre = beside + [0.0, 0.0, c.pre_height]
         lifted = grasp_pos + [0.0, 0.0, c.lift]
         task = self.task
-        # The thumb travels flat in the palm's plane (abducted it would sweep into the
-        # housing) and turns round the handle's back once the palm is on the handle.
-        abduction = self._names.index("thumb_cmc_abd")
+        # The thumb travels flat in the palm's plane (it sticks out less that way) and
+        # turns palmar, level with the handle's back, only once the hand is beside it.
+        thumb = [self._names.index(n) for n in ("thumb_cmc_abd", *_THUMB_FLEX)]
         flat = poses["open"].copy()
-        flat[abduction] = 0.0
-        # The fingers close first and hold the handle in the palm, so that the thumb's
-        # turn round the handle's back cannot push the standing drill over.
+        flat[thumb[0]] = 0.0
+        # The fingers close first and hold the handle against the palm, so that the
+        # thumb's closing cannot push the standing drill over.
         fingers = poses["grasp"].copy()
-        fingers[[self._names.index(n) for n in ("thumb_cmc_abd", *_THUMB_FLEX)]] = flat[
-            [self._names.index(n) for n in ("thumb_cmc_abd", *_THUMB_FLEX)]
-        ]
+        fingers[thumb] = poses["open"][thumb]
         # Turn the hand first, where it is (the IK trades position for orientation while
         # it turns, which would sweep the hand through the drill), then travel.
         start, _ = self.env.palm_pose(side)
         return [
             Segment("turn", c.turn_s, {side: SideTarget(start + [0.0, -0.03, 0.05], quat, flat)}),
             Segment("pre_grasp", c.transit_s, {side: SideTarget(pre)}),
-            Segment("descend", 0.6, {side: SideTarget(behind)}),
-            Segment("approach", 0.8, {side: SideTarget(grasp_pos)}),
+            Segment("descend", 0.6, {side: SideTarget(beside)}),
+            Segment("thumb_out", 0.5, {side: SideTarget(hand_q=poses["open"])}),
+            Segment("approach", 1.0, {side: SideTarget(grasp_pos)}),
             Segment("wrap_fingers", 0.5, {side: SideTarget(hand_q=fingers)}),
             Segment(
                 "grasp",

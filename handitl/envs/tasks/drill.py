@@ -57,11 +57,11 @@ _FINGER0 = 4
 class PickUpDrillConfig:
     """Initial-state sampling and scoring (world frame, m, rad, s)."""
 
-    drill_xy_low: tuple[float, float] = (0.52, -0.20)
+    drill_xy_low: tuple[float, float] = (0.55, -0.20)
     """Lower corner of the battery's centre on the table. Closer to the right arm's base
     than x ~ 0.5 the FR3 cannot reach the wrapped grasp (joint 6's limit); the turning
     hand's fingers sweep near a drill closer to the arm than y ~ -0.22."""
-    drill_xy_high: tuple[float, float] = (0.60, -0.13)
+    drill_xy_high: tuple[float, float] = (0.62, -0.13)
     yaw_range: float = 0.25
     """The drill's yaw (0: bit along +x, away from the robot) is uniform in +- this."""
     lift_height: float = 0.10
