@@ -18,6 +18,8 @@ from handitl.envs.errors import RegistryError
 from handitl.envs.tasks.base import Task
 
 NAMESPACE = "HandITL"
+REAL_NAMESPACE = "HandITL-Real"
+"""Ids of the same tasks on hardware (``handitl.real``, imported only when made)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,13 +33,18 @@ class TaskEntry:
     def env_id(self) -> str:
         return f"{NAMESPACE}/{self.name}-v{self.version}"
 
+    @property
+    def real_env_id(self) -> str:
+        return f"{REAL_NAMESPACE}/{self.name}-v{self.version}"
+
 
 _TASKS: dict[str, TaskEntry] = {}
 
 
 def register_task(name: str, factory: Callable[[], Task], *, max_episode_steps: int,
                   version: int = 0) -> str:  # fmt: skip
-    """Register a task and its Gymnasium id; returns the id. Duplicate names are rejected."""
+    """Register a task and its Gymnasium ids (simulation, and ``HandITL-Real/...`` for the
+    robot-server env); returns the simulation id. Duplicate names are rejected."""
     entry = TaskEntry(name, factory, version, max_episode_steps)
     if name in _TASKS:
         raise RegistryError(f"task {name!r} is already registered as {_TASKS[name].env_id}")
@@ -45,6 +52,13 @@ def register_task(name: str, factory: Callable[[], Task], *, max_episode_steps: 
     gym.register(
         id=entry.env_id,
         entry_point="handitl.envs.registry:make_env",
+        kwargs={"task": name},
+        max_episode_steps=max_episode_steps,
+    )
+    # A string entry point: the real-robot code (and pyzmq) loads only when one is made.
+    gym.register(
+        id=entry.real_env_id,
+        entry_point="handitl.real.env:make_real_env",
         kwargs={"task": name},
         max_episode_steps=max_episode_steps,
     )

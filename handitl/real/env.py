@@ -205,16 +205,3 @@ def make_real_env(task: str, endpoint: str = RealEnvConfig.endpoint, perception:
         raise ConfigError(f"perception {perception!r} not in {sorted(sources)}")
     return RealBimanualEnv(task_entry(task).factory(), config, RealEnvConfig(endpoint=endpoint),
                            perception=sources[perception]())  # fmt: skip
-
-
-REAL_NAMESPACE = "HandITL-Real"
-
-
-def register_real_env(task: str, *, max_episode_steps: int, version: int = 0) -> str:
-    """Register ``HandITL-Real/<task>-v<version>`` (the same task as ``HandITL/<task>``)."""
-    import gymnasium as gym
-
-    env_id = f"{REAL_NAMESPACE}/{task}-v{version}"
-    gym.register(id=env_id, entry_point="handitl.real.env:make_real_env", kwargs={"task": task},
-                 max_episode_steps=max_episode_steps)  # fmt: skip
-    return env_id

@@ -21,7 +21,7 @@ from handitl.intervention.wrapper import InterventionWrapper  # noqa: E402
 from handitl.real.backends import SimBackend  # noqa: E402
 from handitl.real.client import RobotClient  # noqa: E402
 from handitl.real.drivers.base import Pedal, PedalReading  # noqa: E402
-from handitl.real.env import RealBimanualEnv, RealEnvConfig, register_real_env  # noqa: E402
+from handitl.real.env import RealBimanualEnv, RealEnvConfig  # noqa: E402
 from handitl.real.perception import FakePerception, ReplayPerception  # noqa: E402
 from handitl.real.safety import EStopError, SafetyConfig, SafetyEvent, StaleStateError  # noqa: E402
 from handitl.real.server import RobotServer, ServerConfig  # noqa: E402
@@ -221,9 +221,10 @@ def test_estop_pedal_latches_env_and_server(reach_server):
 
 
 def test_registered_id_makes_the_real_env(reach_server):
-    """``gym.make("HandITL-Real/Reach-v0", endpoint=...)`` builds the real env."""
-    if "HandITL-Real/Reach-v0" not in gym.registry:
-        register_real_env("Reach", max_episode_steps=250)
+    """``gym.make("HandITL-Real/Reach-v0", endpoint=...)`` builds the real env; every
+    simulation id has its real twin."""
+    for env_id in [i for i in gym.registry if i.startswith("HandITL/")]:
+        assert env_id.replace("HandITL/", "HandITL-Real/") in gym.registry
     env = gym.make("HandITL-Real/Reach-v0", endpoint=reach_server.endpoint, perception="none")
     try:
         assert isinstance(env.unwrapped, RealBimanualEnv)
