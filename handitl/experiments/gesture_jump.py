@@ -68,7 +68,7 @@ class GestureJumpConfig:
 
     timing: TakeoverTiming = TakeoverTiming()
     """Takeover schedule."""
-    max_grasp_s: float = 8.0
+    max_grasp_s: float = 15.0
     """Time the expert has to establish its grasp before the trial is ``no_grasp``, s."""
     sway_m: float = 0.01
     """Amplitude of the policy's vertical palm sway while it holds, m (0: hold still)."""
