@@ -23,7 +23,18 @@ import numpy as np  # noqa: E402
 
 import handitl  # noqa: E402
 from handitl.agents import ReachExpert  # noqa: E402
+from handitl.agents.experts import expert_for  # noqa: E402
 from handitl.envs import make_env, task_entry  # noqa: E402
+
+
+def _policy(env):
+    """The moving scenario's policy: the task's scripted expert (Reach: arms and fingers
+    wave), which keeps its final targets once its plan is played."""
+    if env.task.name == "Reach":
+        return ReachExpert(env.layout, control_dt=env.control_dt)
+    expert = expert_for(env)
+    expert.reset()
+    return expert
 
 
 def _env_rate(task: str, steps: int, moving: bool, chunk: int = 25) -> tuple[float, float, int]:
@@ -37,7 +48,7 @@ def _env_rate(task: str, steps: int, moving: bool, chunk: int = 25) -> tuple[flo
     """
     env = make_env(task, terminate_on_success=False)
     obs, _ = env.reset(seed=0)
-    policy = ReachExpert(env.layout, control_dt=env.control_dt) if moving else None
+    policy = _policy(env) if moving else None
     hold = env.hold_action()
     substeps = round(env.control_dt / env.config.physics_dt)
     for _ in range(50):  # warm-up
