@@ -92,8 +92,9 @@ class PickUpDrill(Task):
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
         dp.add_drill(spec)
-        # A close-up of the grasp from the far side of the table, looking down at the handle.
-        eye, target = np.array([0.90, -0.05, 0.40]), np.array([0.45, -0.17, 0.12])
+        # A close-up of the grasp from the far side of the table, looking down at the handle
+        # from the drill's left (the hand wraps its front from the right).
+        eye, target = np.array([1.08, 0.08, 0.45]), np.array([0.58, -0.17, 0.17])
         forward = (target - eye) / np.linalg.norm(target - eye)
         right = np.cross(forward, [0.0, 0.0, 1.0])
         right /= np.linalg.norm(right)
