@@ -37,6 +37,17 @@ CLIP_REPORT_TOLERANCE = 1e-6
 """Clipping smaller than this (float32 rounding of the Box bounds) is not reported."""
 
 
+def _inward_float32(bound: np.ndarray, *, up: bool) -> np.ndarray:
+    """``bound`` as float32, rounded toward the inside of the range: an action clipped to
+    the Box then never exceeds the exact float64 limit (1.57 in float32 is 1.5700000525,
+    which downstream code clamping to 1.57 would see as a 5e-8 rad jump)."""
+    out = bound.astype(np.float32)
+    outside = out < bound if up else out > bound
+    toward = np.float32(np.inf) if up else np.float32(-np.inf)
+    out[outside] = np.nextafter(out[outside], toward)
+    return out
+
+
 class ActionMode(str, enum.Enum):
     EE_POSE = "ee_pose"
     EE_POSE_TWIST = "ee_pose_twist"
@@ -115,8 +126,8 @@ class ActionLayout:
         # Clipping uses the exact float64 limits; the float32 Box can differ by ~1e-7.
         self._low = np.concatenate(low)
         self._high = np.concatenate(high)
-        self.space = spaces.Box(self._low.astype(np.float32), self._high.astype(np.float32),
-                                dtype=np.float32)  # fmt: skip
+        self.space = spaces.Box(_inward_float32(self._low, up=True),
+                                _inward_float32(self._high, up=False), dtype=np.float32)  # fmt: skip
 
     @property
     def names(self) -> tuple[str, ...]:

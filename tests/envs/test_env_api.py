@@ -146,6 +146,21 @@ def test_out_of_range_actions_are_clipped_and_reported() -> None:
     env.close()
 
 
+def test_box_bounds_never_exceed_the_exact_limits() -> None:
+    """The float32 Box is rounded inward: its bounds lie within the float64 limits (by at
+    most one float32 step), so an action at the Box's corner passes validation unchanged
+    (no hidden clamp that downstream code would see as a ~5e-8 jump)."""
+    layout = make_env("PickUpDrill").layout
+    low, high = layout.space.low.astype(np.float64), layout.space.high.astype(np.float64)
+    assert (low >= layout._low).all() and (high <= layout._high).all()
+    step = np.spacing(np.abs(layout._high).astype(np.float32)).astype(np.float64)
+    assert (layout._high - high <= step).all()
+    for corner in (low, high):
+        checked, clipped = layout.validate(corner)
+        assert not clipped
+        np.testing.assert_array_equal(checked, corner)
+
+
 def test_divergence_raises_physics_error() -> None:
     """A state MuJoCo cannot integrate raises PhysicsError instead of continuing from a
     silently reset state."""
