@@ -1,0 +1,284 @@
+"""Datasets for policy learning: state vectors, action chunks, intervention labels.
+
+Demonstrations (:mod:`handitl.agents.teleop`) and correction rollouts (the
+:class:`~handitl.intervention.InterventionWrapper`'s recorder) share one file format
+(:mod:`handitl.intervention.recorder`), so one loader reads both. A sample at step ``t``
+of an episode is
+
+* the state vector ``s_t``: the observation entries named by ``state_keys``, flattened
+  and concatenated in that order (shape (S,));
+* the action chunk ``a_t .. a_{t+H-1}`` of *executed* actions (shape (H, A)); past the
+  episode's end the last action is repeated (the robot holds its final command);
+* the intervention label ``c_t`` (True when a human commanded step ``t``).
+
+Normalisation statistics (per-dimension mean and std of states and of actions) are
+computed once from the training data and travel with the checkpoint, so a policy sees
+at deployment exactly the scaling it was trained with. This module needs only numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handitl.intervention.recorder import episode_paths, read_episode
+
+DEFAULT_STATE_KEYS: tuple[str, ...] = (
+    "arm_qpos",
+    "palm_pos",
+    "palm_quat",
+    "hand_qpos",
+    "fingertip_pos",
+    "task_state",
+)
+"""Observation entries of the default state vector: proprioception plus the task's
+privileged object state (velocities are left out: they are noisy and add little)."""
+
+
+def state_vector(observation: Mapping[str, Any], keys: Sequence[str] = DEFAULT_STATE_KEYS) -> np.ndarray:
+    """(S,) float64 state vector of one env observation."""
+    return np.concatenate([np.asarray(observation[k], dtype=np.float64).ravel() for k in keys])
+
+
+def stacked_states(
+    observations: Mapping[str, np.ndarray], keys: Sequence[str] = DEFAULT_STATE_KEYS
+) -> np.ndarray:
+    """(T, S) state vectors of stacked observations (leading time axis), as
+    :func:`state_vector` orders them."""
+    missing = [k for k in keys if k not in observations]
+    if missing:
+        raise KeyError(f"observation entries {missing} not in the episode ({sorted(observations)})")
+    n = len(observations[keys[0]])
+    return np.concatenate(
+        [np.asarray(observations[k], dtype=np.float64).reshape(n, -1) for k in keys], axis=1
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalizer:
+    """Per-dimension affine scaling ``(x - mean) / std`` (float64 statistics).
+
+    Dimensions that barely vary (std below ``min_std``) keep scale 1, so constant
+    entries (a fixed joint, an unused goal) are centred rather than blown up.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, min_std: float = 1e-4) -> Normalizer:
+        """Statistics of ``x`` (N, D) over its first axis."""
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        std = x.std(axis=0)
+        return cls(x.mean(axis=0), np.where(std < min_std, 1.0, std))
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+
+    def denormalize(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64) * self.std + self.mean
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Sequence[float]]) -> Normalizer:
+        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64))
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """The state and action scalings of a policy (stored in its checkpoint)."""
+
+    state: Normalizer
+    action: Normalizer
+    state_keys: tuple[str, ...] = DEFAULT_STATE_KEYS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.to_dict(),
+            "action": self.action.to_dict(),
+            "state_keys": list(self.state_keys),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Normalization:
+        return cls(
+            Normalizer.from_dict(d["state"]), Normalizer.from_dict(d["action"]), tuple(d["state_keys"])
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Trajectory:
+    """One episode as policy-learning arrays (N steps).
+
+    Attributes:
+        states: (N, S) state vectors of the observations the actions were chosen from.
+        actions: (N, A) executed actions.
+        intervention: (N,) bool, a human commanded the step.
+        success: the episode ended in task success (None when not recorded).
+        source: where it came from (a file path), for messages.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    intervention: np.ndarray
+    success: bool | None = None
+    source: str = ""
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.actions)
+
+    def after_last_intervention(self) -> Trajectory | None:
+        """The segment from the start of the last intervention to the episode's end
+        (DexHiL's filtered correction data); None without any intervention."""
+        idx = np.flatnonzero(self.intervention)
+        if len(idx) == 0:
+            return None
+        start = int(idx[-1])
+        while start > 0 and self.intervention[start - 1]:
+            start -= 1
+        return dataclasses.replace(
+            self,
+            states=self.states[start:],
+            actions=self.actions[start:],
+            intervention=self.intervention[start:],
+        )
+
+
+def load_trajectory(path: str | Path, state_keys: Sequence[str] = DEFAULT_STATE_KEYS) -> Trajectory:
+    """Read one recorded episode (demo or correction rollout) as a :class:`Trajectory`."""
+    episode = read_episode(path)
+    states = stacked_states(episode.observations, state_keys)[:-1]  # o_N follows the last action
+    success = episode.metadata.get("success")
+    return Trajectory(
+        states,
+        np.asarray(episode.executed_action, dtype=np.float64),
+        np.asarray(episode.intervention, dtype=bool),
+        None if success is None else bool(success),
+        str(path),
+    )
+
+
+def load_trajectories(
+    sources: Iterable[str | Path],
+    state_keys: Sequence[str] = DEFAULT_STATE_KEYS,
+    last_intervention_only: bool = False,
+    demonstrations: bool = False,
+) -> list[Trajectory]:
+    """All episodes of ``sources`` (episode files or directories of them).
+
+    ``last_intervention_only`` keeps, of each episode with interventions, only the
+    segment from its last intervention to completion; episodes without interventions
+    are kept whole. ``demonstrations`` marks the episodes as offline data: every label
+    False, although a teleoperator drove them in takeover mode (the label means "a
+    human correction of a running policy", the category DexHiL reweights).
+    """
+    paths: list[Path] = []
+    for source in sources:
+        p = Path(source)
+        found = episode_paths(p) if p.is_dir() else [p]
+        if not found:
+            raise FileNotFoundError(f"no episode_*.h5 files in {p}")
+        paths.extend(found)
+    out = []
+    for path in paths:
+        traj = load_trajectory(path, state_keys)
+        if demonstrations:
+            traj = dataclasses.replace(traj, intervention=np.zeros(traj.num_steps, bool))
+        elif last_intervention_only:
+            traj = traj.after_last_intervention() or traj
+        out.append(traj)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkSamples:
+    """Training samples (M of them) cut from trajectories, in physical units.
+
+    Attributes:
+        states: (M, S) float64 state vectors.
+        chunks: (M, H, A) float64 executed action chunks.
+        labels: (M,) bool intervention labels of the chunks' first steps.
+        success: (M,) bool, the sample's episode ended in success (False when unknown).
+    """
+
+    states: np.ndarray
+    chunks: np.ndarray
+    labels: np.ndarray
+    success: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    @property
+    def horizon(self) -> int:
+        return self.chunks.shape[1]
+
+    def subset(self, mask: np.ndarray) -> ChunkSamples:
+        return ChunkSamples(self.states[mask], self.chunks[mask], self.labels[mask], self.success[mask])
+
+    def fit_normalization(self, state_keys: Sequence[str] = DEFAULT_STATE_KEYS) -> Normalization:
+        """Statistics of these samples' states and of every action in their chunks."""
+        actions = self.chunks.reshape(-1, self.chunks.shape[-1])
+        return Normalization(Normalizer.fit(self.states), Normalizer.fit(actions), tuple(state_keys))
+
+    def normalized(self, norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (M, S) normalised states and (M, H, A) normalised chunks."""
+        return (
+            norm.state.normalize(self.states).astype(np.float32),
+            norm.action.normalize(self.chunks).astype(np.float32),
+        )
+
+
+def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, H, A) chunks ``actions[t:t+H]``, the last action repeated past the end."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    n = len(actions)
+    idx = np.minimum(np.arange(n)[:, None] + np.arange(horizon)[None, :], n - 1)
+    return actions[idx]
+
+
+def chunk_samples(trajectories: Sequence[Trajectory], horizon: int) -> ChunkSamples:
+    """One sample per step of every trajectory (see the module docstring)."""
+    trajectories = [t for t in trajectories if t.num_steps > 0]
+    if not trajectories:
+        raise ValueError("no steps in the given trajectories")
+    dims = {(t.states.shape[1], t.actions.shape[1]) for t in trajectories}
+    if len(dims) != 1:
+        raise ValueError(f"trajectories differ in state/action sizes: {sorted(dims)}")
+    return ChunkSamples(
+        states=np.concatenate([t.states for t in trajectories]),
+        chunks=np.concatenate([action_chunks(t.actions, horizon) for t in trajectories]),
+        labels=np.concatenate([t.intervention for t in trajectories]),
+        success=np.concatenate([np.full(t.num_steps, bool(t.success)) for t in trajectories]),
+    )
+
+
+def concat_samples(parts: Sequence[ChunkSamples]) -> ChunkSamples:
+    """Samples of several datasets in one (same state, horizon and action sizes)."""
+    return ChunkSamples(
+        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(ChunkSamples))
+    )
+
+
+__all__ = [
+    "DEFAULT_STATE_KEYS",
+    "ChunkSamples",
+    "Normalization",
+    "Normalizer",
+    "Trajectory",
+    "action_chunks",
+    "chunk_samples",
+    "concat_samples",
+    "load_trajectories",
+    "load_trajectory",
+    "stacked_states",
+    "state_vector",
+]

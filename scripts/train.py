@@ -1,0 +1,285 @@
+"""Train a chunk policy (flow matching, behaviour cloning, or FlowCorrect repair), headless.
+
+    python scripts/train.py task=BreadClip data.teleop_demos=20              # demos, then flow
+    python scripts/train.py data.demos=[runs/demos] model.kind=bc train.steps=5000
+    python scripts/train.py init=runs/base/policy.pt data.demos=[runs/demos] \
+        data.corrections=[runs/takeover] dexhil.enabled=true dexhil.target=0.5   # DexHiL
+    python scripts/train.py model.kind=flowcorrect flowcorrect.base=runs/base/policy.pt \
+        data.demos=[runs/demos] data.corrections=[runs/corrections]           # FlowCorrect
+    python scripts/train.py resume=runs/train/<run>/policy.pt                 # continue a run
+
+Writes ``<run dir>/policy.pt`` (weights, normalisation, config, training state: every
+``train.checkpoint_every`` steps and at the end; ``resume=`` continues from it to
+``train.steps``) and ``<run dir>/wandb`` (offline unless ``wandb.mode=online``;
+``wandb.mode=disabled`` needs no wandb at all). The device is CUDA when available.
+
+Several GPUs (DDP, one process per GPU; each takes ``train.batch_size`` samples a step):
+
+    torchrun --standalone --nproc_per_node=4 scripts/train.py task=BreadClip data.demos=[d]
+
+Sweeps with hydra multirun, locally in parallel processes with the joblib launcher
+(``pip install hydra-joblib-launcher``) or on a SLURM cluster with the submitit launcher
+(``pip install hydra-submitit-launcher``):
+
+    python scripts/train.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2 \
+        model.kind=flow,bc train.seed=0,1,2 data.demos=[runs/demos]
+    python scripts/train.py -m hydra/launcher=submitit_slurm hydra.launcher.partition=gpu \
+        hydra.launcher.gpus_per_node=1 hydra.launcher.timeout_min=120 \
+        dexhil.enabled=false,true data.demos=[runs/demos] data.corrections=[runs/corr]
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "disable")  # demos are recorded state-only
+os.environ.setdefault("WANDB_SILENT", "true")
+
+import hydra  # noqa: E402
+import torch  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from handitl.agents.checkpoint import PolicySettings, load_checkpoint, save_checkpoint  # noqa: E402
+from handitl.agents.data import (  # noqa: E402
+    DEFAULT_STATE_KEYS,
+    ChunkSamples,
+    Normalization,
+    chunk_samples,
+    concat_samples,
+    load_trajectories,
+)
+from handitl.agents.flowcorrect import FlowCorrectConfig, RepairedFlowModel  # noqa: E402
+from handitl.agents.models import BCConfig, BCModel, FlowConfig, FlowMatchingModel  # noqa: E402
+from handitl.agents.training import TrainConfig, Trainer, TrainingData  # noqa: E402
+from handitl.agents.weighting import intervention_weights  # noqa: E402
+
+MODEL_KINDS = ("flow", "bc", "flowcorrect")
+
+
+def select_device(name: str) -> torch.device:
+    """``auto``: the local-rank CUDA device when there is one, else the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def state_keys(cfg: DictConfig) -> tuple[str, ...]:
+    return tuple(cfg.data.state_keys) if cfg.data.state_keys else DEFAULT_STATE_KEYS
+
+
+def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
+    """The demo episode sources; records simulated teleop demos first when asked."""
+    if cfg.data.demos or cfg.data.teleop_demos <= 0:
+        return [str(p) for p in cfg.data.demos]
+    demo_dir = out_dir / "demos"
+    if is_main and not any(demo_dir.glob("episode_*.h5")):
+        from handitl.agents.teleop import TeleopConfig, record_teleop_demos
+
+        config = TeleopConfig(task=cfg.task, operator=cfg.data.operator, max_steps=int(cfg.data.max_steps))
+        seeds = range(int(cfg.data.demo_seed), int(cfg.data.demo_seed) + int(cfg.data.teleop_demos))
+        with tqdm(total=len(seeds), desc="teleop demos", unit="ep", disable=not cfg.progress) as bar:
+            results = record_teleop_demos(config, demo_dir, seeds, progress=lambda r: bar.update())
+        ok = sum(r.success for r in results)
+        print(f"teleop demos: {ok}/{len(results)} successful, in {demo_dir}")
+    _barrier()
+    return [str(demo_dir)]
+
+
+def load_samples(cfg: DictConfig, out_dir: Path, is_main: bool = True) -> ChunkSamples:
+    """Demo samples (labels False: offline data) and correction samples (labels: the
+    per-frame intervention flags); FlowCorrect keeps corrections plus successful anchors."""
+    keys, horizon = state_keys(cfg), int(cfg.data.horizon)
+    parts = []
+    demos = demo_sources(cfg, out_dir, is_main)
+    if demos:
+        parts.append(chunk_samples(load_trajectories(demos, keys, demonstrations=True), horizon))
+    if cfg.data.corrections:
+        corrections = load_trajectories(cfg.data.corrections, keys, cfg.data.last_intervention_only)
+        parts.append(chunk_samples(corrections, horizon))
+    if not parts:
+        raise ValueError("no training data: give data.demos, data.corrections or data.teleop_demos > 0")
+    samples = concat_samples(parts)
+    if cfg.model.kind == "flowcorrect":
+        anchors = ~samples.labels & samples.success
+        if not anchors.any():
+            warnings.warn("no successful-rollout anchors: every uncorrected sample anchors", stacklevel=2)
+            anchors = ~samples.labels
+        samples = samples.subset(samples.labels | anchors)
+        if not samples.labels.any():
+            raise ValueError("FlowCorrect needs correction samples (intervention frames) in data.corrections")
+    return samples
+
+
+def build_model(
+    cfg: DictConfig, state_dim: int, action_dim: int
+) -> tuple[torch.nn.Module, Normalization | None]:
+    """A fresh model, or the ``init`` checkpoint's / FlowCorrect base's, with the
+    normalisation it must keep (None: fit it on the data)."""
+    kind = cfg.model.kind
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model.kind {kind!r}; choose from {MODEL_KINDS}")
+    if kind == "flowcorrect":
+        if not cfg.flowcorrect.base:
+            raise ValueError("model.kind=flowcorrect needs flowcorrect.base=<flow policy checkpoint>")
+        base = load_checkpoint(cfg.flowcorrect.base)
+        if not isinstance(base.model, FlowMatchingModel):
+            raise ValueError(f"flowcorrect.base must be a flow policy, got {base.model.kind!r}")
+        fc = OmegaConf.to_container(cfg.flowcorrect, resolve=True)
+        assert isinstance(fc, dict)
+        fc.pop("base")
+        fc["gate_hidden"] = tuple(fc["gate_hidden"])
+        return RepairedFlowModel(
+            FlowCorrectConfig(base=base.model.config, **fc), base.model
+        ), base.normalization
+    if cfg.init:
+        ckpt = load_checkpoint(cfg.init)
+        if ckpt.model.kind != kind:
+            raise ValueError(f"init checkpoint is a {ckpt.model.kind!r} model, model.kind is {kind!r}")
+        return ckpt.model, ckpt.normalization
+    m, horizon = cfg.model, int(cfg.data.horizon)
+    if kind == "flow":
+        config = FlowConfig(
+            state_dim, action_dim, horizon, tuple(m.hidden), int(m.time_features), int(m.integration_steps)
+        )
+        return FlowMatchingModel(config), None
+    return BCModel(BCConfig(state_dim, action_dim, horizon, tuple(m.hidden))), None
+
+
+def train_config(cfg: DictConfig) -> TrainConfig:
+    t = OmegaConf.to_container(cfg.train, resolve=True)
+    assert isinstance(t, dict)
+    return TrainConfig(**t)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return int(os.environ.get("RANK", 0)), world
+
+
+def _barrier() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def run(cfg: DictConfig, out_dir: Path) -> Path:
+    """Train as ``cfg`` says; returns the checkpoint path (written by rank 0)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rank, world = _distributed()
+    is_main = rank == 0
+    device = select_device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    samples = load_samples(cfg, out_dir, is_main)
+    resume_state: dict[str, Any] | None = None
+    if cfg.resume:
+        ckpt = load_checkpoint(cfg.resume, map_location="cpu")
+        model, normalization, resume_state = ckpt.model, ckpt.normalization, ckpt.train_state
+        if resume_state is None:
+            raise ValueError(f"{cfg.resume} has no training state to resume from (use init= to fine-tune)")
+    else:
+        model, normalization = build_model(cfg, samples.states.shape[1], samples.chunks.shape[2])
+    normalization = normalization or samples.fit_normalization(state_keys(cfg))
+    weights = intervention_weights(samples.labels, float(cfg.dexhil.target)) if cfg.dexhil.enabled else None
+    data = TrainingData.from_samples(samples, normalization, weights, device)
+    wrap = None
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        def wrap(module: torch.nn.Module) -> torch.nn.Module:
+            return DistributedDataParallel(
+                module, device_ids=[device.index] if device.type == "cuda" else None
+            )
+
+    trainer = Trainer(model, data, train_config(cfg), device, rank=rank, wrap=wrap)
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state)
+    path = out_dir / "policy.pt"
+    settings = PolicySettings(int(cfg.policy.n_exec), int(cfg.policy.seed))
+    meta = {
+        "task": cfg.task,
+        "num_samples": len(samples),
+        "intervention_share": float(samples.labels.mean()),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    if is_main:
+        print(
+            f"{len(samples)} samples ({samples.labels.mean():.1%} interventions), model {cfg.model.kind}, "
+            f"device {device}, world {world}, from step {trainer.step}"
+        )
+    logger = _WandbLogger(cfg, out_dir) if is_main else None
+    bar = tqdm(
+        total=trainer.config.steps, initial=trainer.step, desc="train", disable=not (cfg.progress and is_main)
+    )
+
+    def on_log(step: int, loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.4f}")
+        if logger is not None:
+            logger.log(step, loss)
+
+    def on_checkpoint(step: int) -> None:
+        if is_main:
+            save_checkpoint(
+                path, model, normalization, settings, {**meta, "step": step}, trainer.state_dict()
+            )
+
+    with bar:
+        trainer.run(on_log=on_log, on_checkpoint=on_checkpoint, progress=lambda step: bar.update())
+    if logger is not None:
+        logger.finish()
+    _barrier()
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return path
+
+
+class _WandbLogger:
+    """Loss curve to Weights & Biases (offline by default); wandb imported only when used."""
+
+    def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
+        self._run = None
+        if cfg.wandb.mode == "disabled":
+            return
+        try:
+            import wandb
+        except ImportError as exc:
+            raise ImportError(
+                "wandb logging needs `pip install wandb`; or run with wandb.mode=disabled"
+            ) from exc
+        self._run = wandb.init(
+            project=cfg.wandb.project,
+            group=cfg.wandb.group,
+            mode=cfg.wandb.mode,
+            dir=str(out_dir),
+            config=OmegaConf.to_container(cfg, resolve=True),
+        )
+
+    def log(self, step: int, loss: float) -> None:
+        if self._run is not None:
+            self._run.log({"train/loss": loss}, step=step)
+
+    def finish(self) -> None:
+        if self._run is not None:
+            self._run.finish()
+
+
+@hydra.main(config_path="conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    path = run(cfg, out_dir)
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"checkpoint: {path}")
+
+
+if __name__ == "__main__":
+    main()
