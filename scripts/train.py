@@ -70,8 +70,15 @@ def select_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def state_keys(cfg: DictConfig) -> tuple[str, ...]:
-    return tuple(cfg.data.state_keys) if cfg.data.state_keys else DEFAULT_STATE_KEYS
+def sample_layout(cfg: DictConfig) -> tuple[tuple[str, ...], int]:
+    """(state keys, horizon H) of the samples: a policy trained further (``resume``,
+    ``init``, FlowCorrect's base) keeps its own, whatever ``data`` says."""
+    source = cfg.resume or cfg.init or (cfg.flowcorrect.base if cfg.model.kind == "flowcorrect" else None)
+    if source:
+        ckpt = load_checkpoint(source)
+        return ckpt.normalization.state_keys, int(ckpt.model.horizon)
+    keys = tuple(cfg.data.state_keys) if cfg.data.state_keys else DEFAULT_STATE_KEYS
+    return keys, int(cfg.data.horizon)
 
 
 def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
@@ -95,7 +102,7 @@ def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
 def load_samples(cfg: DictConfig, out_dir: Path, is_main: bool = True) -> ChunkSamples:
     """Demo samples (labels False: offline data) and correction samples (labels: the
     per-frame intervention flags); FlowCorrect keeps corrections plus successful anchors."""
-    keys, horizon = state_keys(cfg), int(cfg.data.horizon)
+    keys, horizon = sample_layout(cfg)
     parts = []
     demos = demo_sources(cfg, out_dir, is_main)
     if demos:
@@ -189,7 +196,7 @@ def run(cfg: DictConfig, out_dir: Path) -> Path:
             raise ValueError(f"{cfg.resume} has no training state to resume from (use init= to fine-tune)")
     else:
         model, normalization = build_model(cfg, samples.states.shape[1], samples.chunks.shape[2])
-    normalization = normalization or samples.fit_normalization(state_keys(cfg))
+    normalization = normalization or samples.fit_normalization(sample_layout(cfg)[0])
     weights = intervention_weights(samples.labels, float(cfg.dexhil.target)) if cfg.dexhil.enabled else None
     data = TrainingData.from_samples(samples, normalization, weights, device)
     wrap = None
@@ -224,6 +231,8 @@ def run(cfg: DictConfig, out_dir: Path) -> Path:
 
     def on_log(step: int, loss: float) -> None:
         bar.set_postfix(loss=f"{loss:.4f}")
+        if is_main and not cfg.progress:  # headless logs still show the curve
+            print(f"step {step} loss {loss:.5f}", flush=True)
         if logger is not None:
             logger.log(step, loss)
 

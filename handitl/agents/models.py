@@ -75,6 +75,10 @@ def time_features(t: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
+_MIN_REMAINING_TIME = 1e-3
+"""Floor of 1 - t in the velocity of a data-predicting field (Euler never evaluates t = 1)."""
+
+
 def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     if weights is None:
         return per_sample.mean()
@@ -97,6 +101,12 @@ class FlowConfig:
     """Sinusoidal features of the flow time fed to the MLP."""
     integration_steps: int = 10
     """K: explicit Euler steps from noise to a chunk."""
+    data_prediction: bool = True
+    """The MLP outputs the clean chunk x1_hat and the velocity is (x1_hat - x) / (1 - t);
+    False: the MLP outputs the velocity. A velocity net must carry x_t (H*A = 864 values
+    for the bimanual env) through hidden layers narrower than that, and plateaus near the
+    data variance; predicting the chunk lets it ignore x_t where the data are unimodal
+    (the same field, parameterised for an MLP narrower than its output)."""
 
 
 class FlowMatchingModel(nn.Module):
@@ -122,6 +132,13 @@ class FlowMatchingModel(nn.Module):
     def field(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """The velocity computed by ``net`` on this model's input layout (LoRA variants
         of :attr:`net` reuse it)."""
+        out = self.output(net, x, t, states)
+        if not self.config.data_prediction:
+            return out
+        return (out - x) / (1.0 - t).clamp_min(_MIN_REMAINING_TIME)[:, None, None]
+
+    def output(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """(B, H, A) raw output of ``net``: the chunk estimate or the velocity."""
         features = torch.cat([x.flatten(1), time_features(t, self.config.time_features), states], dim=1)
         return net(features).view_as(x)
 
@@ -133,10 +150,13 @@ class FlowMatchingModel(nn.Module):
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Conditional flow matching; with data prediction the regression is on the
+        chunk (the velocity error times (1 - t), which stays bounded as t -> 1)."""
         noise = randn(chunks.shape, generator, chunks)
         t = rand((len(chunks),), generator, chunks)
         x_t = (1.0 - t[:, None, None]) * noise + t[:, None, None] * chunks
-        err = self.velocity(x_t, t, states) - (chunks - noise)
+        out = self.output(self.net, x_t, t, states)
+        err = out - chunks if self.config.data_prediction else out - (chunks - noise)
         return weighted_mean(err.pow(2).flatten(1).mean(dim=1), weights)
 
     def integrate(self, states: torch.Tensor, noise: torch.Tensor, field: Any = None) -> torch.Tensor:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from handitl.agents.checkpoint import PolicySettings, load_checkpoint, save_checkpoint
-from handitl.agents.data import ChunkSamples, Trajectory, action_chunks, chunk_samples
+from handitl.agents.data import ChunkSamples, Normalizer, Trajectory, action_chunks, chunk_samples
 from handitl.agents.flowcorrect import FlowCorrectConfig, RepairedFlowModel
 from handitl.agents.learned import ChunkPolicy
 from handitl.agents.models import BCConfig, BCModel, FlowConfig, FlowMatchingModel
@@ -46,12 +46,16 @@ def _train(
     return trainer, trainer.run()
 
 
-@pytest.mark.parametrize("kind", ["flow", "bc"])
+@pytest.mark.parametrize("kind", ["flow", "flow_velocity", "bc"])
 def test_loss_falls_on_a_tiny_dataset(kind: str) -> None:
-    """Training on 256 samples of a smooth state->chunk map cuts the loss at least in half."""
+    """Training on 256 samples of a smooth state->chunk map cuts the loss at least in half
+    (flow with either output parameterisation, and BC)."""
     torch.manual_seed(0)
-    if kind == "flow":
-        model = FlowMatchingModel(FlowConfig(S, A, H, hidden=(64, 64), time_features=8, integration_steps=4))
+    if kind.startswith("flow"):
+        config = FlowConfig(
+            S, A, H, hidden=(64, 64), time_features=8, integration_steps=4, data_prediction=kind == "flow"
+        )
+        model = FlowMatchingModel(config)
     else:
         model = BCModel(BCConfig(S, A, H, hidden=(64, 64)))
     _, losses = _train(model, _samples(), steps=300)
@@ -209,3 +213,16 @@ def test_flowcorrect_repairs_corrections_and_keeps_anchors() -> None:
     drift = (out - base.predict(data.states, noise)).pow(2).mean(dim=(1, 2))
     assert drift[~lab].mean() < 0.25 * drift[lab].mean()
     assert repaired.gate(data.states[lab]).mean() > repaired.gate(data.states[~lab]).mean()
+
+
+def test_normalizer_centres_scales_and_floors_the_spread() -> None:
+    """Normalised data have zero mean and unit std per dimension; a dimension whose
+    spread is below the floor (1 cm / 0.01 rad) is only centred; round trip is exact
+    to float precision."""
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(2.0, 3.0, 500), rng.normal(-1.0, 1e-4, 500)])
+    norm = Normalizer.fit(x)
+    z = norm.normalize(x)
+    assert np.allclose(z.mean(axis=0), 0.0, atol=1e-12)
+    assert z[:, 0].std() == pytest.approx(1.0) and norm.std[1] == 1.0
+    assert np.allclose(norm.denormalize(z), x, rtol=0, atol=1e-12)

@@ -103,7 +103,8 @@ def _corrections(policy_path: Path, out: Path) -> Path:
 
 def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path: Path) -> None:
     """train.py trains a flow policy on the demos and writes a checkpoint with its
-    normalisation and training state; resume continues to the new total; evaluate.py
+    normalisation and training state; resume continues to the new total; init fine-tunes
+    keeping the base's normalisation; evaluate.py
     reports N rollouts with the summary files; FlowCorrect trains on a correction
     rollout from that policy and, at gate 0, evaluates exactly as the base policy."""
     train, evaluate = _script("train"), _script("evaluate")
@@ -130,7 +131,6 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
         tmp_path / "resumed",
     )
     assert load_checkpoint(resumed).train_state["step"] == 15
-
     ev = ["rollouts=2", "workers=1", "max_steps=12", "wandb.mode=disabled", "progress=false"]
     summary = evaluate.run(_config("evaluate", [f"checkpoint={path}", *ev]), tmp_path / "eval")
     assert summary.rollouts == 2 and 0.0 <= summary.normalized_score <= 1.0
@@ -138,6 +138,16 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
     assert len((tmp_path / "eval" / "rollouts.csv").read_text().splitlines()) == 3
 
     corrections = _corrections(path, tmp_path / "corrections")
+    # Fine-tuning (the paper's post-training arms) keeps the base's normalisation
+    # (here: other data, whose own statistics differ).
+    tuned = train.run(
+        _config("train", [f"init={path}", f"data.corrections=[{corrections}]", "train.steps=5", *tiny]),
+        tmp_path / "tuned",
+    )
+    tuned_ckpt = load_checkpoint(tuned)
+    assert tuned_ckpt.train_state["step"] == 5
+    assert np.array_equal(tuned_ckpt.normalization.state.mean, ckpt.normalization.state.mean)
+
     fc_over = [
         f"data.corrections=[{corrections}]",
         "model.kind=flowcorrect",
