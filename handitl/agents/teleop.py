@@ -24,6 +24,7 @@ from handitl.assets.hand_description import SIDES, Side
 from handitl.assets.hands import build_hand
 from handitl.envs import make_env
 from handitl.envs.bimanual_env import BimanualEnv
+from handitl.envs.rotations import quat_from_rotvec
 from handitl.experiments.wiring import intervention_wrapper
 from handitl.intervention.modes import PedalModes
 from handitl.intervention.recorder import EpisodeRecorder
@@ -35,16 +36,22 @@ ABSOLUTE_METHOD = "direct"
 
 
 class ExpertIntent:
-    """``intent(t)`` of an :class:`IntentFollowingOperator` from a scripted expert's plan.
+    """``intent(t)`` of an :class:`IntentFollowingOperator` from a scripted expert.
 
-    The expert plans hand joint targets; the operator corrects fingertip positions (what
-    a person sees), so the planned joints are turned into fingertip pad positions in the
-    palm frame with the robot hand's own kinematics - the frame and points the wrapper's
-    robot feedback uses (``RobotFeedback.fingertips_in_palm``).
+    Two ways to read the expert: its timed plan (``ScriptedExpert.intent(t)``, which
+    ignores the plan's waits and closed-loop replanning), or, with ``live``, the targets
+    of the expert's latest action (call :meth:`update` with it every tick): an operator
+    who watches the expert's progress, waits included. The expert plans hand joint
+    targets; the operator corrects fingertip positions (what a person sees), so joints
+    are turned into fingertip pad positions in the palm frame with the robot hand's own
+    kinematics - the frame and points of the wrapper's ``RobotFeedback``.
     """
 
-    def __init__(self, expert: ScriptedExpert, env: BimanualEnv) -> None:
+    def __init__(self, expert: ScriptedExpert, env: BimanualEnv, live: bool = False) -> None:
         self.expert = expert
+        self.live = live
+        self._layout = env.layout
+        self._latest: dict[Side, dict[str, np.ndarray]] | None = None
         self._kinematics = {s: HandKinematics(build_hand(env.config.hand, s)) for s in SIDES}
         self._present = {
             s: [
@@ -53,9 +60,25 @@ class ExpertIntent:
             for s in SIDES
         }
 
+    def reset(self) -> None:
+        self._latest = None
+
+    def update(self, action: np.ndarray) -> None:
+        """Remember the expert's latest action (palm pose and hand targets per side)."""
+        lay = self._layout
+        self._latest = {
+            s: {
+                "palm_pos": action[lay.slice(f"{s.value}/pos")].copy(),
+                "palm_quat": quat_from_rotvec(action[lay.slice(f"{s.value}/rotvec")]),
+                "hand_q": action[lay.slice(f"{s.value}/hand")].copy(),
+            }
+            for s in SIDES
+        }
+
     def __call__(self, t: float) -> dict[Side, IntentTarget]:
+        plans = self._latest if self.live and self._latest is not None else self.expert.intent(t)
         out = {}
-        for side, plan in self.expert.intent(t).items():
+        for side, plan in plans.items():
             kin = self._kinematics[side]
             kin.set_q(kin.clip(np.asarray(plan["hand_q"], dtype=float)))
             tips = np.full((5, 3), np.nan)
@@ -82,6 +105,10 @@ class TeleopConfig:
     """Control ticks per episode at most (the task's time limit is the usual choice)."""
     stop_on_success: bool = True
     """End an episode at task success (demos then end where the task is done)."""
+    live_intent: bool = False
+    """The operator follows the expert's live targets (waits and replanning included)
+    rather than its timed plan; see :class:`ExpertIntent`. On 4 seeds each, neither way
+    completes BreadClip (normalised score 0.5-0.75) or PickUpDrill (0) yet."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +135,8 @@ def record_teleop_demos(
     """
     env = make_env(config.task, terminate_on_success=config.stop_on_success)
     expert = expert_for(env)
-    operator = IntentFollowingOperator(get_profile(config.operator), ExpertIntent(expert, env))
+    intent = ExpertIntent(expert, env, live=config.live_intent)
+    operator = IntentFollowingOperator(get_profile(config.operator), intent)
     metadata = {
         "task": config.task,
         "method": config.method,
@@ -122,12 +150,15 @@ def record_teleop_demos(
         for seed in seeds:
             obs, info = wrapper.reset(seed=int(seed))
             expert.reset()
+            intent.reset()
             steps = 0
             while steps < config.max_steps:
                 steps += 1
                 # The expert's own action only stands in for the policy: in full takeover
                 # the executed command is the operator's; the expert keeps its plan clock.
-                obs, _, terminated, truncated, info = wrapper.step(expert(obs))
+                action = expert(obs)
+                intent.update(action)
+                obs, _, terminated, truncated, info = wrapper.step(action)
                 if terminated or truncated:
                     break
             recorder.metadata = {**metadata, "success": bool(info["success"]), "score": float(info["score"])}

@@ -14,8 +14,10 @@ from hydra import compose, initialize_config_dir
 
 from handitl.agents.checkpoint import load_checkpoint
 from handitl.agents.data import chunk_samples, load_trajectories, state_vector
+from handitl.agents.experts import expert_for
 from handitl.agents.learned import ChunkPolicy
-from handitl.agents.teleop import TeleopConfig, record_teleop_demos
+from handitl.agents.teleop import ExpertIntent, TeleopConfig, record_teleop_demos
+from handitl.assets.hand_description import Side
 from handitl.envs import make_env
 from handitl.experiments.wiring import intervention_wrapper
 from handitl.intervention.modes import Interval, Mode, ScheduledModes
@@ -59,6 +61,27 @@ def test_teleop_demos_are_operator_driven_takeover_episodes(demos: Path) -> None
     meta = episode.metadata
     assert meta["kind"] == "teleop_demo" and meta["method"] == "direct" and meta["seed"] == 0
     assert isinstance(meta["success"], bool) and 0.0 <= meta["score"]
+
+
+def test_expert_intent_targets_are_the_experts() -> None:
+    """The operator's intent is the expert's palm pose, and fingertip pads placed by the
+    robot hand's kinematics at the expert's joint targets (for the timed plan at t = 0 and
+    for the live action alike): at the reset pose they equal the robot's own feedback."""
+    env = make_env(TASK)
+    obs, _ = env.reset(seed=0)
+    expert = expert_for(env)
+    expert.reset()
+    for live in (False, True):
+        intent = ExpertIntent(expert, env, live=live)
+        intent.update(expert(obs))
+        target = intent(0.0)[Side.RIGHT]
+        pos, quat = env.palm_pose(Side.RIGHT)
+        assert np.allclose(target.palm_pos, pos, atol=1e-3)
+        assert abs(float(np.dot(target.palm_quat, quat))) > 1 - 1e-4
+        hand = env.robot.hands[Side.RIGHT]
+        rot = env.data.site_xmat[hand.palm_site].reshape(3, 3)
+        tips = (env.data.site_xpos[hand.fingertip_sites] - pos) @ rot
+        assert np.allclose(target.fingertips_in_palm, tips, atol=2e-3)
 
 
 def test_loader_gives_states_chunks_labels_and_statistics(demos: Path) -> None:
