@@ -1,5 +1,6 @@
 """Data to policy to evaluation on a real task: simulated teleop demos, the loader, and
-``scripts/train.py`` / ``scripts/evaluate.py`` end to end on a tiny configuration."""
+``scripts/train.py`` / ``scripts/evaluate.py`` end to end on a tiny configuration, and a
+tiny HG-DAgger round (simulated supervisor, corrections, DexHiL fine-tuning)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from handitl.agents.checkpoint import load_checkpoint
+from handitl.agents.dagger import CollectConfig, TriggerConfig, collect_corrections
 from handitl.agents.data import chunk_samples, load_trajectories, state_vector
 from handitl.agents.experts import expert_for
 from handitl.agents.learned import ChunkPolicy
@@ -187,3 +189,46 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
     evaluate.run(_config("evaluate", [f"checkpoint={fc_path}", "gate_scale=0", *ev]), tmp_path / "eval_g0")
     rows = [(tmp_path / d / "rollouts.csv").read_text().splitlines() for d in ("eval_base", "eval_g0")]
     assert rows[0] == rows[1]
+
+
+def test_tiny_dagger_round_end_to_end(demos: Path, tmp_path: Path) -> None:
+    """One HG-DAgger round: a policy runs under the simulated supervisor, which takes over
+    when progress stalls; exactly the step budget is recorded, with both autonomous and
+    intervention frames labelled as the wrapper executed them; then the policy is
+    fine-tuned on demos + corrections with DexHiL weights."""
+    train = _script("train")
+    tiny = [
+        "model.hidden=[32]",
+        "model.integration_steps=3",
+        "data.horizon=4",
+        "policy.n_exec=2",
+        "train.batch_size=32",
+        "wandb.mode=disabled",
+        "progress=false",
+    ]
+    base = train.run(_config("train", [f"data.demos=[{demos}]", "train.steps=5", *tiny]), tmp_path / "base")
+    trigger = TriggerConfig(stall_time=0.3, min_hold=0.2, max_hold=0.4, drift_on=10.0)
+    config = CollectConfig(task=TASK, mode=Mode.TAKEOVER, budget_steps=70, max_steps=40, trigger=trigger)
+    records = collect_corrections(ChunkPolicy.from_checkpoint(base), config, tmp_path / "round0")
+    assert [r.steps for r in records] == [40, 30] and [r.seed for r in records] == [0, 1]
+    for r in records:
+        episode = read_episode(r.path)
+        assert episode.intervention.sum() == r.intervention_steps and r.interventions >= 1
+        assert 0 < r.intervention_steps < r.steps
+        assert episode.metadata["mode"] == "takeover" and episode.metadata["kind"] == "correction"
+    tuned = train.run(
+        _config(
+            "train",
+            [
+                f"init={base}",
+                f"data.demos=[{demos}]",
+                f"data.corrections=[{tmp_path / 'round0'}]",
+                "dexhil.enabled=true",
+                "train.steps=5",
+                *tiny,
+            ],
+        ),
+        tmp_path / "round1",
+    )
+    meta = load_checkpoint(tuned).meta
+    assert meta["num_samples"] == 2 * STEPS + 70 and 0.0 < meta["intervention_share"] < 70 / (2 * STEPS + 70)

@@ -1,0 +1,201 @@
+"""HG-DAgger data collection with a simulated operator (HandITL §4.4, DexHiL §III-B2).
+
+The learned policy runs inside the :class:`~handitl.intervention.InterventionWrapper`. A
+simulated operator watches each rollout and decides when to intervene, as the paper's
+operators did "whenever they judged intervention necessary":
+
+* **drift**: the robot's palm is farther than ``drift_on`` from where the task's scripted
+  expert would have it at this time (its timed plan, privileged state), or
+* **stall**: the sub-goal score has not risen for ``stall_time`` seconds;
+
+it then corrects in full takeover or copilot mode - an
+:class:`~handitl.intervention.streams.IntentFollowingOperator` following the expert,
+through the chosen retargeter - for at least ``min_hold`` seconds and until the palm is
+back within ``drift_off`` of the plan (hysteresis, so it does not chatter). Every step is
+recorded (autonomous and intervention segments, per-frame labels; D_corr), with the
+rollout's success in the episode metadata, so the files feed ``scripts/train.py``
+(``data.corrections``, DexHiL weights, FlowCorrect anchors). Collection stops at a budget
+of recorded steps, so arms of a comparison get equal data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from handitl.agents.experts import ScriptedExpert, expert_for
+from handitl.agents.learned import ChunkPolicy
+from handitl.agents.teleop import ExpertIntent
+from handitl.assets.hand_description import Side
+from handitl.envs import make_env
+from handitl.envs.bimanual_env import BimanualEnv
+from handitl.experiments.wiring import intervention_wrapper
+from handitl.intervention.modes import Mode
+from handitl.intervention.recorder import EpisodeRecorder
+from handitl.intervention.streams import IntentFollowingOperator, get_profile
+from handitl.intervention.streams.frame import HumanFrame
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerConfig:
+    """When the simulated operator intervenes and releases (units: m, s)."""
+
+    drift_on: float = 0.06
+    """Intervene when a palm is this far from the expert's plan."""
+    drift_off: float = 0.02
+    """Release (after ``min_hold``) once every palm is this close again."""
+    stall_time: float = 3.0
+    """Intervene when the sub-goal score has not risen for this long."""
+    min_hold: float = 1.0
+    """Shortest intervention."""
+    max_hold: float = 4.0
+    """Longest intervention: the operator hands back even if not converged."""
+
+
+class SimulatedSupervisor:
+    """A :class:`~handitl.intervention.modes.ModeSwitch` of a watching operator (module
+    docstring). It reads privileged state from ``env`` and the plan from ``expert``."""
+
+    def __init__(
+        self,
+        env: BimanualEnv,
+        expert: ScriptedExpert,
+        mode: Mode,
+        config: TriggerConfig | None = None,
+        sides: tuple[Side, ...] = (Side.RIGHT,),
+    ) -> None:
+        if mode is Mode.AUTONOMOUS:
+            raise ValueError("the supervisor intervenes in TAKEOVER or COPILOT mode")
+        self.env, self.expert, self.intervene_mode = env, expert, mode
+        self.config = config or TriggerConfig()
+        self.sides = sides
+        self.reset()
+
+    def reset(self) -> None:
+        self._since: float | None = None
+        self._best_score = -math.inf
+        self._best_at = 0.0
+        self.interventions = 0
+
+    def drift(self, t: float) -> float:
+        """Largest palm distance from the expert's timed plan, m."""
+        plan = self.expert.intent(t)
+        return max(float(np.linalg.norm(self.env.palm_pose(s)[0] - plan[s]["palm_pos"])) for s in self.sides)
+
+    def mode(self, t: float, frame: HumanFrame | None) -> Mode:
+        c = self.config
+        score = self.env.task.evaluate(self.env.model, self.env.data).score
+        if score > self._best_score:
+            self._best_score, self._best_at = score, t
+        drift = self.drift(t)
+        if self._since is not None:
+            held = t - self._since
+            if held >= c.max_hold or (held >= c.min_hold and drift <= c.drift_off):
+                self._since = None
+                self._best_at = t  # a fresh chance for the policy
+            return self.intervene_mode if self._since is not None else Mode.AUTONOMOUS
+        if drift > c.drift_on or t - self._best_at > c.stall_time:
+            self._since = t
+            self.interventions += 1
+            return self.intervene_mode
+        return Mode.AUTONOMOUS
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectConfig:
+    """One round of correction data collection."""
+
+    task: str = "BreadClip"
+    mode: Mode = Mode.TAKEOVER
+    """TAKEOVER or COPILOT."""
+    method: str = "relative"
+    """Hand retargeting method of the corrections."""
+    operator: str = "operator_a"
+    budget_steps: int = 5000
+    """Recorded control steps at most (the data budget of a comparison's arm)."""
+    max_steps: int = 500
+    """Control ticks per rollout at most."""
+    trigger: TriggerConfig = TriggerConfig()
+    sides: tuple[Side, ...] = (Side.RIGHT,)
+    """Hands the operator corrects."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutRecord:
+    """One recorded correction rollout."""
+
+    path: Path
+    seed: int
+    steps: int
+    intervention_steps: int
+    interventions: int
+    success: bool
+    score: float
+
+
+def collect_corrections(
+    policy: ChunkPolicy,
+    config: CollectConfig,
+    out_dir: str | Path,
+    first_seed: int = 0,
+    progress: Callable[[RolloutRecord], None] | None = None,
+) -> list[RolloutRecord]:
+    """Roll ``policy`` out under the simulated supervisor until ``budget_steps`` steps are
+    recorded (the last rollout is cut at the budget); seeds ``first_seed``, +1, ..."""
+    env = make_env(config.task, terminate_on_success=True)
+    expert = expert_for(env)
+    operator = IntentFollowingOperator(get_profile(config.operator), ExpertIntent(expert, env))
+    supervisor = SimulatedSupervisor(env, expert, config.mode, config.trigger, config.sides)
+    metadata = {
+        "task": config.task,
+        "method": config.method,
+        "operator": config.operator,
+        "mode": config.mode.name.lower(),
+        "kind": "correction",
+    }
+    recorder = EpisodeRecorder(out_dir, metadata)
+    wrapper = intervention_wrapper(
+        env, config.method, operator, supervisor, sides=config.sides, recorder=recorder
+    )
+    records: list[RolloutRecord] = []
+    used, seed = 0, first_seed
+    try:
+        while used < config.budget_steps:
+            obs, info = wrapper.reset(seed=seed)
+            expert.reset()
+            policy.reset()
+            steps = corrected = 0
+            limit = min(config.max_steps, config.budget_steps - used)
+            while steps < limit:
+                obs, _, terminated, truncated, info = wrapper.step(policy(obs))
+                steps += 1
+                corrected += info["intervention"].mode is not Mode.AUTONOMOUS
+                if terminated or truncated:
+                    break
+            recorder.metadata = {**metadata, "success": bool(info["success"]), "score": float(info["score"])}
+            path = recorder.end_episode()
+            assert path is not None
+            record = RolloutRecord(
+                path,
+                seed,
+                steps,
+                corrected,
+                supervisor.interventions,
+                bool(info["success"]),
+                float(info["score"]),
+            )
+            records.append(record)
+            if progress is not None:
+                progress(record)
+            used += steps
+            seed += 1
+    finally:
+        wrapper.close()
+    return records
+
+
+__all__ = ["CollectConfig", "RolloutRecord", "SimulatedSupervisor", "TriggerConfig", "collect_corrections"]
