@@ -27,6 +27,8 @@ def _lazy(module: str, name: str):
 register_task("Reach", Reach, max_episode_steps=250)
 register_task("PickUpDrill", _lazy("handitl.envs.tasks.drill", "PickUpDrill"), max_episode_steps=500)
 register_task("BreadClip", _lazy("handitl.envs.tasks.bread_clip", "BreadClip"), max_episode_steps=500)
+register_task("PickAndPlaceParts", _lazy("handitl.envs.tasks.parts", "PickAndPlaceParts"),
+              max_episode_steps=1500)  # fmt: skip
 
 __all__ = [
     "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",

@@ -13,6 +13,7 @@ from handitl.agents.experts.base import Condition, ScriptedExpert, Segment, Side
 _EXPERTS = {
     "PickUpDrill": ("handitl.agents.experts.drill", "PickUpDrillExpert"),
     "BreadClip": ("handitl.agents.experts.bread_clip", "BreadClipExpert"),
+    "PickAndPlaceParts": ("handitl.agents.experts.parts", "PickAndPlacePartsExpert"),
 }
 
 
