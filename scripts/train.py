@@ -89,7 +89,9 @@ def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
     if is_main and not any(demo_dir.glob("episode_*.h5")):
         from handitl.agents.teleop import TeleopConfig, record_teleop_demos
 
-        config = TeleopConfig(task=cfg.task, operator=cfg.data.operator, max_steps=int(cfg.data.max_steps))
+        steps = cfg.data.max_steps
+        config = TeleopConfig(task=cfg.task, operator=cfg.data.operator,
+                              max_steps=None if steps is None else int(steps))  # fmt: skip
         seeds = range(int(cfg.data.demo_seed), int(cfg.data.demo_seed) + int(cfg.data.teleop_demos))
         with tqdm(total=len(seeds), desc="teleop demos", unit="ep", disable=not cfg.progress) as bar:
             results = record_teleop_demos(config, demo_dir, seeds, progress=lambda r: bar.update())

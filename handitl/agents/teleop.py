@@ -14,6 +14,7 @@ writes the episodes in the D_corr format, so one loader reads demos and correcti
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 from handitl.agents.experts import ScriptedExpert, expert_for
 from handitl.assets.hand_description import SIDES, Side
 from handitl.assets.hands import build_hand
-from handitl.envs import make_env
+from handitl.envs import make_env, task_entry
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_rotvec
 from handitl.experiments.wiring import intervention_wrapper
@@ -44,12 +45,20 @@ class ExpertIntent:
     who watches the expert's progress, waits included. The expert plans hand joint
     targets; the operator corrects fingertip positions (what a person sees), so joints
     are turned into fingertip pad positions in the palm frame with the robot hand's own
-    kinematics - the frame and points of the wrapper's ``RobotFeedback``.
+    kinematics - the frame and points of the wrapper's ``RobotFeedback``. ``time_scale``
+    plays the timed plan that many times slower (a person is slower than the expert).
     """
 
-    def __init__(self, expert: ScriptedExpert, env: BimanualEnv, live: bool = False) -> None:
+    def __init__(self, expert: ScriptedExpert, env: BimanualEnv, live: bool = False,
+                 time_scale: float = 1.0) -> None:  # fmt: skip
+        if not time_scale > 0.0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        if live and time_scale != 1.0:
+            raise ValueError("a live intent follows the expert's own clock: time_scale must be 1")
         self.expert = expert
         self.live = live
+        self.time_scale = time_scale
+        """The plan is followed this many times slower than the expert would play it."""
         self._layout = env.layout
         self._latest: dict[Side, dict[str, np.ndarray]] | None = None
         self._kinematics = {s: HandKinematics(build_hand(env.config.hand, s)) for s in SIDES}
@@ -76,7 +85,10 @@ class ExpertIntent:
         }
 
     def __call__(self, t: float) -> dict[Side, IntentTarget]:
-        plans = self._latest if self.live and self._latest is not None else self.expert.intent(t)
+        if self.live and self._latest is not None:
+            plans = self._latest
+        else:
+            plans = self.expert.intent(t / self.time_scale)
         out = {}
         for side, plan in plans.items():
             kin = self._kinematics[side]
@@ -101,14 +113,19 @@ class TeleopConfig:
     """Operator profile name (``handitl.intervention.streams.get_profile``)."""
     method: str = ABSOLUTE_METHOD
     """Hand retargeting method the operator teleoperates through."""
-    max_steps: int = 500
-    """Control ticks per episode at most (the task's time limit is the usual choice)."""
+    max_steps: int | None = None
+    """Control ticks per episode at most (None: the task's time limit x ``time_scale``)."""
+    time_scale: float = 3.5
+    """The operator follows the expert's plan this many times slower. People teleoperate
+    slower than a scripted expert moves; at 1x the simulated operator's reaction delay
+    makes it lag the drill expert's fast hand turn by 90-130 mm and knock the drill over.
+    PickUpDrill demos (operator_a, absolute retargeting, seeds 0-5): 1x 0/4, 2.5x 2/6,
+    3.5x 5/6 successful; BreadClip stays at 0/6 (clip pinched and opened, not placed)."""
     stop_on_success: bool = True
     """End an episode at task success (demos then end where the task is done)."""
     live_intent: bool = False
     """The operator follows the expert's live targets (waits and replanning included)
-    rather than its timed plan; see :class:`ExpertIntent`. On 4 seeds each, neither way
-    completes BreadClip (normalised score 0.5-0.75) or PickUpDrill (0) yet."""
+    rather than its timed plan; see :class:`ExpertIntent`. Needs ``time_scale`` 1."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,13 +152,16 @@ def record_teleop_demos(
     """
     env = make_env(config.task, terminate_on_success=config.stop_on_success)
     expert = expert_for(env)
-    intent = ExpertIntent(expert, env, live=config.live_intent)
+    time_scale = 1.0 if config.live_intent else config.time_scale
+    intent = ExpertIntent(expert, env, live=config.live_intent, time_scale=time_scale)
     operator = IntentFollowingOperator(get_profile(config.operator), intent)
+    max_steps = config.max_steps or math.ceil(task_entry(config.task).max_episode_steps * time_scale)
     metadata = {
         "task": config.task,
         "method": config.method,
         "operator": config.operator,
         "kind": "teleop_demo",
+        "time_scale": time_scale,
     }
     recorder = EpisodeRecorder(out_dir, metadata)
     wrapper = intervention_wrapper(env, config.method, operator, PedalModes(), recorder=recorder)
@@ -151,14 +171,17 @@ def record_teleop_demos(
             obs, info = wrapper.reset(seed=int(seed))
             expert.reset()
             intent.reset()
+            # While the pedal is up (before the first press, during a workspace reset) the
+            # robot keeps its last command: a teleoperated robot has no policy of its own.
+            # The live intent needs the expert stepped for its targets.
+            hold = env.hold_action()
             steps = 0
-            while steps < config.max_steps:
+            while steps < max_steps:
                 steps += 1
-                # The expert's own action only stands in for the policy: in full takeover
-                # the executed command is the operator's; the expert keeps its plan clock.
-                action = expert(obs)
-                intent.update(action)
-                obs, _, terminated, truncated, info = wrapper.step(action)
+                if config.live_intent:
+                    intent.update(expert(obs))
+                obs, _, terminated, truncated, info = wrapper.step(hold)
+                hold = info["intervention"].executed_action.copy()
                 if terminated or truncated:
                     break
             recorder.metadata = {**metadata, "success": bool(info["success"]), "score": float(info["score"])}

@@ -232,3 +232,13 @@ def test_tiny_dagger_round_end_to_end(demos: Path, tmp_path: Path) -> None:
     )
     meta = load_checkpoint(tuned).meta
     assert meta["num_samples"] == 2 * STEPS + 70 and 0.0 < meta["intervention_share"] < 70 / (2 * STEPS + 70)
+
+
+def test_teleop_demo_completes_the_drill(tmp_path: Path) -> None:
+    """A simulated operator (operator_a, absolute retargeting, following the drill
+    expert's plan 3.5x slower) picks up the drill and pulls its trigger: the demo ends in
+    success, within the task's time limit x the time scale."""
+    (result,) = record_teleop_demos(TeleopConfig(task="PickUpDrill"), tmp_path, [1])
+    assert result.success and result.score == 1.0
+    assert result.steps <= 500 * 3.5
+    assert read_episode(result.path).metadata["time_scale"] == 3.5
