@@ -234,7 +234,7 @@ def test_killed_writer_loses_only_the_open_episode(tmp_path) -> None:
     assert all(p.name.startswith(".") and p.suffix == ".tmp" for p in leftovers)
 
 
-@pytest.mark.parametrize("task", ["Reach", "PickUpDrill", "BreadClip"])
+@pytest.mark.parametrize("task", ["Reach", "PickUpDrill", "BreadClip", "PickAndPlaceParts"])
 def test_all_modes_run_on_every_task(task: str) -> None:
     """Autonomous, takeover and copilot segments run on each task with a moving operator:
     finite executed actions, the mode sequence as scheduled, and every engage recorded."""
