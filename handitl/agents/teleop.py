@@ -139,6 +139,52 @@ class DemoResult:
     score: float
 
 
+class TeleopSession:
+    """A simulated operator teleoperating ``config.task`` in full takeover through
+    ``config.method``: the env, the expert whose plan is followed, the operator and the
+    wrapper, reused over episodes (:meth:`run`)."""
+
+    def __init__(self, config: TeleopConfig, recorder: EpisodeRecorder | None = None) -> None:
+        self.config = config
+        self.env = make_env(config.task, terminate_on_success=config.stop_on_success)
+        self.expert = expert_for(self.env)
+        self.time_scale = 1.0 if config.live_intent else config.time_scale
+        self.intent = ExpertIntent(self.expert, self.env, live=config.live_intent, time_scale=self.time_scale)
+        self.operator = IntentFollowingOperator(get_profile(config.operator), self.intent)
+        self.max_steps = config.max_steps or math.ceil(
+            task_entry(config.task).max_episode_steps * self.time_scale
+        )
+        self.wrapper = intervention_wrapper(
+            self.env, config.method, self.operator, PedalModes(), recorder=recorder
+        )
+
+    def run(self, seed: int, on_step: Callable[[dict], None] | None = None) -> tuple[dict, int]:
+        """One episode from ``reset(seed)``: (final info, control steps). ``on_step(info)``
+        sees every step's info."""
+        obs, info = self.wrapper.reset(seed=int(seed))
+        self.expert.reset()
+        self.intent.reset()
+        # While the pedal is up (before the first press, during a workspace reset) the
+        # robot keeps its last command: a teleoperated robot has no policy of its own.
+        # The live intent needs the expert stepped for its targets.
+        hold = self.env.hold_action()
+        steps = 0
+        while steps < self.max_steps:
+            steps += 1
+            if self.config.live_intent:
+                self.intent.update(self.expert(obs))
+            obs, _, terminated, truncated, info = self.wrapper.step(hold)
+            hold = info["intervention"].executed_action.copy()
+            if on_step is not None:
+                on_step(info)
+            if terminated or truncated:
+                break
+        return info, steps
+
+    def close(self) -> None:
+        self.wrapper.close()
+
+
 def record_teleop_demos(
     config: TeleopConfig,
     out_dir: str | Path,
@@ -150,40 +196,19 @@ def record_teleop_demos(
     Each episode's metadata carries ``success`` and ``score`` (the task status at its
     end), so successful demos can serve as FlowCorrect anchors.
     """
-    env = make_env(config.task, terminate_on_success=config.stop_on_success)
-    expert = expert_for(env)
-    time_scale = 1.0 if config.live_intent else config.time_scale
-    intent = ExpertIntent(expert, env, live=config.live_intent, time_scale=time_scale)
-    operator = IntentFollowingOperator(get_profile(config.operator), intent)
-    max_steps = config.max_steps or math.ceil(task_entry(config.task).max_episode_steps * time_scale)
     metadata = {
         "task": config.task,
         "method": config.method,
         "operator": config.operator,
         "kind": "teleop_demo",
-        "time_scale": time_scale,
+        "time_scale": 1.0 if config.live_intent else config.time_scale,
     }
     recorder = EpisodeRecorder(out_dir, metadata)
-    wrapper = intervention_wrapper(env, config.method, operator, PedalModes(), recorder=recorder)
+    session = TeleopSession(config, recorder)
     results = []
     try:
         for seed in seeds:
-            obs, info = wrapper.reset(seed=int(seed))
-            expert.reset()
-            intent.reset()
-            # While the pedal is up (before the first press, during a workspace reset) the
-            # robot keeps its last command: a teleoperated robot has no policy of its own.
-            # The live intent needs the expert stepped for its targets.
-            hold = env.hold_action()
-            steps = 0
-            while steps < max_steps:
-                steps += 1
-                if config.live_intent:
-                    intent.update(expert(obs))
-                obs, _, terminated, truncated, info = wrapper.step(hold)
-                hold = info["intervention"].executed_action.copy()
-                if terminated or truncated:
-                    break
+            info, steps = session.run(int(seed))
             recorder.metadata = {**metadata, "success": bool(info["success"]), "score": float(info["score"])}
             path = recorder.end_episode()
             if path is None:
@@ -193,8 +218,15 @@ def record_teleop_demos(
             if progress is not None:
                 progress(result)
     finally:
-        wrapper.close()
+        session.close()
     return results
 
 
-__all__ = ["ABSOLUTE_METHOD", "DemoResult", "ExpertIntent", "TeleopConfig", "record_teleop_demos"]
+__all__ = [
+    "ABSOLUTE_METHOD",
+    "DemoResult",
+    "ExpertIntent",
+    "TeleopConfig",
+    "TeleopSession",
+    "record_teleop_demos",
+]
