@@ -29,6 +29,8 @@ register_task("PickUpDrill", _lazy("handitl.envs.tasks.drill", "PickUpDrill"), m
 register_task("BreadClip", _lazy("handitl.envs.tasks.bread_clip", "BreadClip"), max_episode_steps=500)
 register_task("PickAndPlaceParts", _lazy("handitl.envs.tasks.parts", "PickAndPlaceParts"),
               max_episode_steps=1500)  # fmt: skip
+register_task("UnscrewByHand", _lazy("handitl.envs.tasks.unscrew", "UnscrewByHand"),
+              max_episode_steps=2500)  # fmt: skip
 
 __all__ = [
     "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",
