@@ -18,7 +18,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # rollouts are the parallel unit
 os.environ.setdefault("WANDB_SILENT", "true")
 
-import csv  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,6 +29,7 @@ from tqdm import tqdm  # noqa: E402
 
 from handitl.agents.checkpoint import load_checkpoint  # noqa: E402
 from handitl.agents.evaluation import EvalSummary, RolloutResult, RolloutSpec, run_rollouts  # noqa: E402
+from handitl.parallel import write_rows_csv  # noqa: E402
 
 
 def rollout_specs(cfg: DictConfig, out_dir: Path) -> list[RolloutSpec]:
@@ -64,7 +64,7 @@ def run(cfg: DictConfig, out_dir: Path) -> EvalSummary:
     ) as bar:
         results = run_rollouts(specs, workers, on_result=lambda r: bar.update())
     summary = EvalSummary.of(results)
-    _write_rows(results, out_dir / "rollouts.csv")
+    write_rows_csv(results, out_dir / "rollouts.csv")
     (out_dir / "summary.json").write_text(
         json.dumps(
             {"task": specs[0].task, "checkpoint": specs[0].checkpoint, **dataclasses.asdict(summary)},
@@ -74,15 +74,6 @@ def run(cfg: DictConfig, out_dir: Path) -> EvalSummary:
     (out_dir / "summary.md").write_text(f"# {specs[0].task}: {specs[0].checkpoint}\n\n{summary.markdown()}\n")
     _log_wandb(cfg, out_dir, summary, results)
     return summary
-
-
-def _write_rows(results: list[RolloutResult], path: Path) -> None:
-    columns = [f.name for f in dataclasses.fields(RolloutResult)]
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in results:
-            writer.writerow([getattr(r, c) for c in columns])
 
 
 def _log_wandb(cfg: DictConfig, out_dir: Path, summary: EvalSummary, results: list[RolloutResult]) -> None:

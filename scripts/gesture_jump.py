@@ -24,7 +24,6 @@ os.environ.setdefault("MUJOCO_GL", "disable")  # state only: no renderer is ever
 os.environ.setdefault("WANDB_SILENT", "true")  # keep the printed table the last thing on screen
 
 import functools  # noqa: E402
-import multiprocessing  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -43,6 +42,7 @@ from handitl.experiments.gesture_jump import (  # noqa: E402
     run_trial,
 )
 from handitl.intervention.streams import get_profile  # noqa: E402
+from handitl.parallel import map_in_order  # noqa: E402
 from handitl.retarget import METHODS  # noqa: E402
 
 
@@ -71,29 +71,11 @@ def trial_specs(cfg: DictConfig) -> list[TrialSpec]:
 
 def run_trials(specs: Sequence[TrialSpec], config: GestureJumpConfig, workers: int,
                progress: bool = True) -> list[TakeoverRow]:  # fmt: skip
-    """All trials' rows, over ``workers`` spawned processes (in this process for one)."""
+    """All trials' rows, in ``specs`` order (config order), over ``workers`` processes."""
     job = functools.partial(run_trial, config=config)
-    rows: list[TakeoverRow] = []
     with tqdm(total=len(specs), unit="trial", disable=not progress, desc="gesture jump") as bar:
-        if workers <= 1:
-            for spec in specs:
-                rows += job(spec)
-                bar.update()
-        else:
-            # spawn: MuJoCo state must not be forked; each trial is independent.
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for trial_rows in pool.imap_unordered(job, specs, chunksize=1):
-                    rows += trial_rows
-                    bar.update()
-    return rows
-
-
-def _ordered(rows: list[TakeoverRow], cfg: DictConfig) -> list[TakeoverRow]:
-    """Rows in config order whatever order the workers finished in (determinism)."""
-    order = {name: k for k, name in enumerate([*cfg.tasks, *cfg.methods, *cfg.operators])}
-    return sorted(
-        rows, key=lambda r: (order[r.task], order[r.method], order[r.operator], r.trial, r.takeover)
-    )
+        per_trial = map_in_order(job, specs, workers, on_result=lambda _: bar.update())
+    return [row for rows in per_trial for row in rows]
 
 
 def run(cfg: DictConfig, out_dir: Path) -> str:
@@ -101,7 +83,7 @@ def run(cfg: DictConfig, out_dir: Path) -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = trial_specs(cfg)
     workers = int(cfg.workers) if cfg.workers is not None else (os.cpu_count() or 1)
-    rows = _ordered(run_trials(specs, protocol_config(cfg), min(workers, len(specs)), cfg.progress), cfg)
+    rows = run_trials(specs, protocol_config(cfg), min(workers, len(specs)), cfg.progress)
     tasks, methods = list(cfg.tasks), list(cfg.methods)
     summaries = report.summarize(rows, tasks, methods)
     report.write_csv(rows, out_dir / "takeovers.csv")

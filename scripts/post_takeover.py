@@ -18,11 +18,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # trials are the parallel unit
 os.environ.setdefault("MUJOCO_GL", "disable")
 
-import csv  # noqa: E402
-import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import math  # noqa: E402
-import multiprocessing  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -41,6 +38,7 @@ from handitl.experiments.post_takeover import (  # noqa: E402
     summarize,
 )
 from handitl.intervention.streams import get_profile  # noqa: E402
+from handitl.parallel import map_in_order, write_rows_csv  # noqa: E402
 from handitl.retarget import METHODS  # noqa: E402
 
 
@@ -59,29 +57,10 @@ def trial_specs(cfg: DictConfig) -> list[TrialSpec]:
 
 def run_trials(specs: Sequence[TrialSpec], time_scale: float, workers: int,
                progress: bool) -> list[TrialResult]:  # fmt: skip
+    """Every trial's result, in ``specs`` order, over ``workers`` processes."""
     job = functools.partial(run_trial, time_scale=time_scale)
-    rows: list[TrialResult] = []
     with tqdm(total=len(specs), unit="trial", disable=not progress, desc="post-takeover") as bar:
-        if workers <= 1:
-            for spec in specs:
-                rows.append(job(spec))
-                bar.update()
-        else:
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for row in pool.imap_unordered(job, specs, chunksize=1):
-                    rows.append(row)
-                    bar.update()
-    order = {spec: k for k, spec in enumerate(specs)}
-    return sorted(rows, key=lambda r: order[TrialSpec(r.task, r.method, r.operator, r.trial, r.seed)])
-
-
-def write_csv(rows: Sequence[TrialResult], path: Path) -> None:
-    columns = [f.name for f in dataclasses.fields(TrialResult)]
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([getattr(r, c) for c in columns])
+        return map_in_order(job, specs, workers, on_result=lambda _: bar.update())
 
 
 def plot(cells: Sequence[CellSummary], path: Path) -> None:
@@ -124,7 +103,7 @@ def run(cfg: DictConfig, out_dir: Path) -> str:
     workers = int(cfg.workers) if cfg.workers is not None else (os.cpu_count() or 1)
     rows = run_trials(specs, float(cfg.time_scale), min(workers, len(specs)), bool(cfg.progress))
     cells = summarize(rows)
-    write_csv(rows, out_dir / "trials.csv")
+    write_rows_csv(rows, out_dir / "trials.csv")
     plot(cells, out_dir / "table1.png")
     table = markdown_table(cells)
     header = (f"# Post-takeover manipulation ({cfg.preset_name}: {cfg.trials} trials x "

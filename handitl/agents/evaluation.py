@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from handitl.experiments.report import mean_ci
+from handitl.parallel import map_in_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,26 +107,7 @@ def run_rollouts(
     specs: Sequence[RolloutSpec], workers: int = 1, on_result: Callable[[RolloutResult], None] | None = None
 ) -> list[RolloutResult]:
     """All rollouts, in ``workers`` spawned processes (here for one), in ``specs`` order."""
-    if workers <= 1:
-        results = []
-        for spec in specs:
-            results.append(rollout(spec))
-            if on_result is not None:
-                on_result(results[-1])
-        return results
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers
-    # spawn: MuJoCo and torch state must not be forked.
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(specs))) as pool:
-        out: dict[int, RolloutResult] = {}
-        for k, result in pool.imap_unordered(_indexed_rollout, list(enumerate(specs)), chunksize=1):
-            out[k] = result
-            if on_result is not None:
-                on_result(result)
-    return [out[k] for k in range(len(specs))]
-
-
-def _indexed_rollout(item: tuple[int, RolloutSpec]) -> tuple[int, RolloutResult]:
-    return item[0], rollout(item[1])
+    return map_in_order(rollout, specs, workers, on_result)
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:

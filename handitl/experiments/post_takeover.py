@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from handitl.agents.teleop import TeleopConfig, TeleopSession
+from handitl.experiments.gesture_jump import TrialSpec
 
 HeightEvents = Callable[[Mapping[str, float], Mapping[str, bool]], dict[str, tuple[float, bool]]]
 """(measurements, stages) -> {object: (height above its rest, m; at its goal)}."""
@@ -36,15 +37,6 @@ def _parts_heights(m: Mapping[str, float], stages: Mapping[str, bool]) -> dict[s
 
 OBJECT_HEIGHTS: dict[str, HeightEvents] = {"PickUpDrill": _drill_heights, "PickAndPlaceParts": _parts_heights}
 """The tasks of the experiment and how their objects' heights are read."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialSpec:
-    task: str
-    method: str
-    operator: str
-    trial: int
-    seed: int
 
 
 @dataclasses.dataclass(frozen=True)
