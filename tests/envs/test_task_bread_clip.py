@@ -16,6 +16,7 @@ from handitl.agents.experts.bread_clip import BreadClipExpert
 from handitl.assets.props import bread_clip as bc
 from handitl.envs import make_env
 from handitl.envs.tasks.bread_clip import STAGES, BreadClip
+from tests.envs.expert_steps import run_until
 
 MAX_STEPS = 500
 
@@ -26,12 +27,7 @@ def _env():
 
 
 def _run_until(env, expert, obs, segment: str, max_steps: int = MAX_STEPS):
-    """Step the expert until it starts ``segment``; returns the last observation."""
-    for _ in range(max_steps):
-        obs, *_ = env.step(expert(obs))
-        if expert.segment_name == segment:
-            return obs
-    raise AssertionError(f"expert never reached segment {segment!r}")
+    return run_until(env, expert, obs, segment, max_steps)
 
 
 def _rollout(seed: int) -> tuple[dict, np.ndarray, list[tuple[float, dict]]]:

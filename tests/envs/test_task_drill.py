@@ -19,6 +19,7 @@ from handitl.agents.experts.drill import PickUpDrillExpert
 from handitl.assets.props import drill as dp
 from handitl.envs import make_env
 from handitl.envs.tasks.drill import STAGES, TRIGGER_DEAD_FRACTION, PickUpDrill
+from tests.envs.expert_steps import run_until
 
 WEIGHTS = {"reach": 0.1, "grasp": 0.2, "lift": 0.3, "trigger": 0.4}
 
@@ -196,12 +197,7 @@ def test_expert_rejects_other_tasks() -> None:
 
 
 def _run_until(env, expert, obs, segment: str, max_steps: int = 600):
-    """Step the expert until it starts ``segment``; returns the last observation."""
-    for _ in range(max_steps):
-        obs, *_ = env.step(expert(obs))
-        if expert.segment_name == segment:
-            return obs
-    raise AssertionError(f"expert never reached segment {segment!r}")
+    return run_until(env, expert, obs, segment, max_steps)
 
 
 def _rollout(seed: int) -> tuple[dict, np.ndarray, list[tuple[float, dict]]]:

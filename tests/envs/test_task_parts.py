@@ -17,6 +17,7 @@ from handitl.agents.experts.parts import PickAndPlacePartsExpert
 from handitl.assets.props import parts as pp
 from handitl.envs import make_env
 from handitl.envs.tasks.parts import KINDS, STAGES, SUBTASKS, WEIGHTS, PickAndPlaceParts
+from tests.envs.expert_steps import run_until
 
 MAX_STEPS = 1500
 
@@ -27,12 +28,7 @@ def _env():
 
 
 def _run_until(env, expert, obs, segment: str, max_steps: int = MAX_STEPS):
-    """Step the expert until it starts ``segment``; returns the last observation."""
-    for _ in range(max_steps):
-        obs, *_ = env.step(expert(obs))
-        if expert.segment_name == segment:
-            return obs
-    raise AssertionError(f"expert never reached segment {segment!r}")
+    return run_until(env, expert, obs, segment, max_steps)
 
 
 def _first_part(u, seed: int) -> str:
