@@ -64,8 +64,8 @@ def run_trials(specs: Sequence[TrialSpec], time_scale: float, workers: int,
 
 
 def plot(cells: Sequence[CellSummary], path: Path) -> None:
-    """Per task: completion time (mean ± std over successful trials) and the counts of
-    workspace resets and retries, per method."""
+    """Per task and method: the mean sub-goal score with the successes and their mean
+    completion time, and the counts of workspace resets and retries."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,13 +77,13 @@ def plot(cells: Sequence[CellSummary], path: Path) -> None:
         cs = [c for c in cells if c.task == task]
         names = [c.method for c in cs]
         ax = axes[row][0]
-        means = [0.0 if math.isnan(c.time_mean) else c.time_mean for c in cs]
-        stds = [0.0 if math.isnan(c.time_std) else c.time_std for c in cs]
-        ax.bar(names, means, yerr=stds, color="#4c72b0", capsize=4)
+        ax.bar(names, [c.score_mean for c in cs], color="#4c72b0")
         for k, c in enumerate(cs):
-            ax.text(k, means[k], f"{c.successes}/{c.trials}", ha="center", va="bottom", fontsize=8)
-        ax.set_ylabel("completion time (s)")
-        ax.set_title(f"{task}: completion time (successes on top)")
+            time = "" if math.isnan(c.time_mean) else f"\n{c.time_mean:.1f} s"
+            ax.text(k, c.score_mean, f"{c.successes}/{c.trials}{time}", ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0.0, 1.25)
+        ax.set_ylabel("mean normalised score")
+        ax.set_title(f"{task}: score (successes, completion time on top)")
         ax = axes[row][1]
         x = range(len(cs))
         ax.bar([i - 0.2 for i in x], [c.workspace_resets for c in cs], width=0.4, label="workspace resets")
