@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ STEPS = 40
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(f"{name}_script", REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
     spec.loader.exec_module(module)
     return module
 
@@ -242,3 +244,23 @@ def test_teleop_demo_completes_the_drill(tmp_path: Path) -> None:
     assert result.success and result.score == 1.0
     assert result.steps <= 500 * 3.5
     assert read_episode(result.path).metadata["time_scale"] == 3.5
+
+
+def test_dagger_script_runs_two_rounds(demos: Path, tmp_path: Path) -> None:
+    """``scripts/dagger.py``: two rounds from a tiny base policy, each recording exactly its
+    step budget and fine-tuning on the demos plus every round's corrections so far; one
+    ``rounds.csv`` row per round with the intervention share in [0, 1]."""
+    train, dagger = _script("train"), _script("dagger")
+    tiny = ["model.hidden=[32]", "model.integration_steps=3", "data.horizon=4", "policy.n_exec=2",
+            "train.batch_size=32", "wandb.mode=disabled", "progress=false"]  # fmt: skip
+    base = train.run(_config("train", [f"data.demos=[{demos}]", "train.steps=3", *tiny]), tmp_path / "base")
+    quoted = ",".join(f"'{o}'" for o in ["train.steps=3", *tiny])
+    overrides = [f"base={base}", f"demos=[{demos}]", "rounds=2", "collect.budget_steps=30",
+                 "collect.max_steps=30", "progress=false", f"train_overrides=[{quoted}]"]  # fmt: skip
+    summaries = dagger.run(_config("dagger", overrides), tmp_path / "dagger")
+    assert [s.round for s in summaries] == [0, 1] and all(s.steps == 30 for s in summaries)
+    assert all(0.0 <= s.intervention_share <= 1.0 for s in summaries)
+    meta = load_checkpoint(summaries[-1].policy).meta
+    assert meta["num_samples"] == 2 * STEPS + 2 * 30
+    with (tmp_path / "dagger" / "rounds.csv").open() as f:
+        assert len(f.read().splitlines()) == 3
