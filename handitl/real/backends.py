@@ -117,15 +117,23 @@ def _object_joints(model: mujoco.MjModel, *robot_qpos: np.ndarray) -> dict[str, 
 
 
 class DriverBackend(RobotBackend):
-    """Two arms and two hands through their drivers (which keep their own fast loops)."""
+    """Two arms and two hands through their drivers (which keep their own fast loops).
+
+    Joint space only: joint targets go to the drivers and joint states come back, so
+    each arm's own base frame (the FCI's, or franka-sim's, which puts every arm at its
+    own origin) never enters. Palms, the workspace box and the arm-to-arm distance are
+    computed by the env on its mirror scene, whose base placement must match the cell
+    (``docs/deployment.md``, calibration step 1).
+    """
 
     def __init__(self, arms: Mapping[Side, ArmDriver], hands: Mapping[Side, HandDriver],
                  control_dt: float = 0.02) -> None:  # fmt: skip
         self.arms, self.hands = dict(arms), dict(hands)
         self.control_dt = control_dt
-        self.hand_joints = self.hands[SIDES[0]].num_joints
         for device in (*self.arms.values(), *self.hands.values()):
             device.connect()
+        # After connect: a protocol hand (ZmqHandDriver) learns its joints from its server.
+        self.hand_joints = self.hands[SIDES[0]].num_joints
 
     def reset(self, seed: int | None) -> None:
         self.hold()

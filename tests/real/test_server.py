@@ -120,12 +120,14 @@ def test_hand_protocol_with_the_simulated_hand():
 
 def test_driver_backend_routes_commands_to_arm_and_hand_drivers():
     """The server over a DriverBackend (fake arms, two simulated ZeroMQ hands) forwards
-    a command to every device and reports their measured state."""
+    a command to every device and reports their measured state; the server announces
+    the hands' joint count, which a protocol hand only knows once connected."""
     with SimHandServer(side=Side.LEFT) as left, SimHandServer(side=Side.RIGHT) as right:
         arms = {s: FakeArmDriver(np.zeros(7)) for s in SIDES}
         hands = {Side.LEFT: ZmqHandDriver(left.endpoint), Side.RIGHT: ZmqHandDriver(right.endpoint)}
         backend = DriverBackend(arms, hands)
         with RobotServer(backend, ServerConfig(LOCAL, realtime=False)) as srv, RobotClient(srv.endpoint) as c:
+            assert backend.hand_joints == c.info["hand_joints"] == 21
             s = c.command(np.full((2, 7), 0.05), np.full((2, 21), 0.0))
             np.testing.assert_array_equal(s.arm_q, np.full((2, 7), 0.05))
             assert s.hand_q.shape == (2, 21)
