@@ -15,7 +15,7 @@ import pytest
 
 from handitl.agents import HoldPolicy
 from handitl.assets.hand_description import SIDES, Side
-from handitl.envs import make_env
+from handitl.envs import make_env, registered_tasks
 from handitl.intervention.factory import hand_retargeters
 from handitl.intervention.modes import Interval, Mode, PedalModes, ScheduledModes
 from handitl.intervention.recorder import EpisodeRecorder, episode_paths, read_episode
@@ -234,14 +234,10 @@ def test_killed_writer_loses_only_the_open_episode(tmp_path) -> None:
     assert all(p.name.startswith(".") and p.suffix == ".tmp" for p in leftovers)
 
 
-@pytest.mark.parametrize("task", ["Reach", "PickUpDrill", "BreadClip", "PickAndPlaceParts"])
+@pytest.mark.parametrize("task", registered_tasks())
 def test_all_modes_run_on_every_task(task: str) -> None:
     """Autonomous, takeover and copilot segments run on each task with a moving operator:
     finite executed actions, the mode sequence as scheduled, and every engage recorded."""
-    from handitl.envs import registered_tasks
-
-    if task not in registered_tasks():
-        pytest.skip(f"task {task} is not registered")
     schedule = [Interval(0.2, 0.5, Mode.TAKEOVER), Interval(0.6, 0.9, Mode.COPILOT)]
     wrapper = _wrapped("relative", schedule, source=_operator(still=False), task=task)
     obs, _ = wrapper.reset(seed=0)
