@@ -14,14 +14,19 @@ import numpy as np
 import pytest
 
 from handitl.agents import HoldPolicy
-from handitl.assets.hand_description import SIDES, Side
 from handitl.envs import make_env, registered_tasks
 from handitl.intervention.factory import hand_retargeters
 from handitl.intervention.modes import Interval, Mode, PedalModes, ScheduledModes
 from handitl.intervention.recorder import EpisodeRecorder, episode_paths, read_episode
 from handitl.intervention.shared_control import VelocityResidual
-from handitl.intervention.streams import (GestureScript, RecordedSource, RecordingMetadata,
-                                          ScriptedOperator, StreamRecording, get_profile)  # fmt: skip
+from handitl.intervention.streams import (
+    GestureScript,
+    RecordedSource,
+    RecordingMetadata,
+    ScriptedOperator,
+    StreamRecording,
+    get_profile,
+)
 from handitl.intervention.wrapper import InterventionWrapper
 
 
