@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import mujoco
 import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
-from handitl.assets.hand_description import FINGERS
-from handitl.assets.procedural_hand import solve_pinch_pose
+from handitl.agents.experts.pinch import PadPinch, pad_pinch, palm_rotation
 from handitl.assets.props import bread_clip as bc
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_mat
@@ -80,48 +78,30 @@ class BreadClipExpert(ScriptedExpert):
             if finger in ("middle", "ring", "little") and joint in ("mcp", "pip", "dip"):
                 self._curl[i] = self.config.curl[("mcp", "pip", "dip").index(joint)]
         self._lever_width = float(2.0 * bc.lever_outer_point(bc.CLIP_PAD_X)[1])
-        self._pinch_cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._pinch_cache: dict[float, PadPinch] = {}
         self._replanned = False
         self._carry_index = -1
 
     @property
     def open_hand(self) -> np.ndarray:
         """(n,) hand targets of the open pre-pinch pose (pads clear of the levers), rad."""
-        return self._pinch(self._lever_width + self.config.open_gap_extra)[0].copy()
+        return self._pinch(self._lever_width + self.config.open_gap_extra).q.copy()
 
     # --- pinch kinematics -------------------------------------------------------------------
 
-    def _pinch(self, gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(hand q, pad midpoint, index->thumb unit axis, index fingertip direction) of the
-        pad pinch at ``gap``, the last three in the palm frame."""
+    def _pinch(self, gap: float) -> PadPinch:
+        """The pad pinch at ``gap`` (cached: solved once per gap)."""
         key = round(gap, 5)
         if key not in self._pinch_cache:
-            model = self.env.model
-            q = solve_pinch_pose(model, self._desc, gap=gap) + self._curl
-            data = mujoco.MjData(model)
-            data.qpos[self._hand.qpos_idx] = q
-            mujoco.mj_kinematics(model, data)
-            palm = self._hand.palm_site
-            R = data.site_xmat[palm].reshape(3, 3)
-            origin = data.site_xpos[palm]
-            thumb, index = (self._hand.fingertip_sites[FINGERS.index(f)] for f in ("thumb", "index"))
-            mid = R.T @ (0.5 * (data.site_xpos[thumb] + data.site_xpos[index]) - origin)
-            index_rot = R.T @ data.site_xmat[index].reshape(3, 3)
-            self._pinch_cache[key] = (q, mid, index_rot[:, 0], index_rot[:, 2])
+            self._pinch_cache[key] = pad_pinch(self.env.model, self._hand, gap, self._curl)
         return self._pinch_cache[key]
 
     def _palm_rotation(self, clip_rot: np.ndarray) -> np.ndarray:
         """World rotation of the palm: pinch axis along the clip's +y (index on lever b,
         thumb on lever a), index fingertip pointing down."""
-        _, _, axis, tip = self._pinch(self._lever_width)
-        u2 = tip - (tip @ axis) * axis
-        U = np.stack([axis, u2 / np.linalg.norm(u2), np.cross(axis, u2 / np.linalg.norm(u2))], 1)
         w1 = clip_rot[:, 1].copy()
         w1[2] = 0.0
-        w1 /= np.linalg.norm(w1)
-        w2 = np.array([0.0, 0.0, -1.0])
-        W = np.stack([w1, w2, np.cross(w1, w2)], 1)
-        return W @ U.T
+        return palm_rotation(self._pinch(self._lever_width), w1 / np.linalg.norm(w1))
 
     # --- plan -------------------------------------------------------------------------------
 
@@ -132,9 +112,10 @@ class BreadClipExpert(ScriptedExpert):
         R = self._palm_rotation(clip_rot)
         quat = quat_from_mat(R)
         width = self._lever_width
-        q_open, mid_open, _, _ = self._pinch(width + c.open_gap_extra)
-        q_hold, _, _, _ = self._pinch(width - c.hold_squeeze)
-        q_squeeze = self._pinch(c.open_gap)[0].copy()
+        open_pinch = self._pinch(width + c.open_gap_extra)
+        q_open, mid_open = open_pinch.q, open_pinch.midpoint
+        q_hold = self._pinch(width - c.hold_squeeze).q
+        q_squeeze = self._pinch(c.open_gap).q.copy()
         names = [n.split("/")[-1] for n in self._desc.joint_names]
         for joint, extra in c.squeeze_extra:
             q_squeeze[names.index(joint)] += extra
@@ -172,7 +153,7 @@ class BreadClipExpert(ScriptedExpert):
         side = self.side
         # Pads back to just outside the closed levers: the spring closes the jaws on the
         # neck while the pads still steady the clip; then the hand opens fully.
-        q_release, _, _, _ = self._pinch(self._lever_width + 0.004)
+        q_release = self._pinch(self._lever_width + 0.004).q
         q_open = self.open_hand
         palm_retreat = palm_place + [0.0, 0.0, 0.08]
         return [

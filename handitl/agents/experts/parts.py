@@ -35,12 +35,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import mujoco
 import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
-from handitl.assets.hand_description import FINGERS, Side
-from handitl.assets.procedural_hand import solve_pinch_pose
+from handitl.agents.experts.pinch import PadPinch, pad_pinch, palm_rotation
+from handitl.assets.hand_description import Side
 from handitl.assets.props import parts as pp
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_mat
@@ -118,7 +117,7 @@ class PickAndPlacePartsExpert(ScriptedExpert):
                 if finger in ("middle", "ring", "little") and joint in ("mcp", "pip", "dip"):
                     curl[i] = self.config.curl[("mcp", "pip", "dip").index(joint)]
             self._curl[side] = curl
-        self._pinch_cache: dict[tuple[Side, float], tuple[np.ndarray, ...]] = {}
+        self._pinch_cache: dict[tuple[Side, float], PadPinch] = {}
         self._queue: list[str] = []
         self._tries: dict[str, int] = {}
         self._used: set[Side] = set()
@@ -128,39 +127,24 @@ class PickAndPlacePartsExpert(ScriptedExpert):
 
     # --- pinch kinematics -------------------------------------------------------------------
 
-    def _pinch(self, side: Side, gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(hand q, pad midpoint, index->thumb unit axis, index fingertip direction) of the
-        pad pinch at ``gap`` for ``side``'s hand, the last three in its palm frame."""
+    def _pinch(self, side: Side, gap: float) -> PadPinch:
+        """The pad pinch at ``gap`` for ``side``'s hand (cached: solved once per gap)."""
         key = (side, round(gap, 5))
         if key not in self._pinch_cache:
-            model, hand = self.env.model, self.env.robot.hands[side]
-            q = solve_pinch_pose(model, hand.description, gap=gap) + self._curl[side]
-            data = mujoco.MjData(model)
-            data.qpos[hand.qpos_idx] = q
-            mujoco.mj_kinematics(model, data)
-            R = data.site_xmat[hand.palm_site].reshape(3, 3)
-            origin = data.site_xpos[hand.palm_site]
-            thumb, index = (hand.fingertip_sites[FINGERS.index(f)] for f in ("thumb", "index"))
-            mid = R.T @ (0.5 * (data.site_xpos[thumb] + data.site_xpos[index]) - origin)
-            index_rot = R.T @ data.site_xmat[index].reshape(3, 3)
-            self._pinch_cache[key] = (q, mid, index_rot[:, 0], index_rot[:, 2])
+            self._pinch_cache[key] = pad_pinch(
+                self.env.model, self.env.robot.hands[side], gap, self._curl[side]
+            )
         return self._pinch_cache[key]
 
     def open_hand(self, side: Side, kind: str) -> np.ndarray:
         """(n,) hand targets of the open pre-pinch pose around ``kind``, rad."""
         width = pp.GEOMETRY[kind].pinch_width
-        return self._pinch(side, width + self.config.open_gap_extra)[0].copy()
+        return self._pinch(side, width + self.config.open_gap_extra).q.copy()
 
     def _palm_rotation(self, side: Side, gap: float, axis_world: np.ndarray) -> np.ndarray:
         """World rotation of ``side``'s palm: pinch axis along ``axis_world`` (horizontal),
         index fingertip pointing down."""
-        _, _, axis, tip = self._pinch(side, gap)
-        u2 = tip - (tip @ axis) * axis
-        u2 /= np.linalg.norm(u2)
-        U = np.stack([axis, u2, np.cross(axis, u2)], 1)
-        w2 = np.array([0.0, 0.0, -1.0])
-        W = np.stack([axis_world, w2, np.cross(axis_world, w2)], 1)
-        return W @ U.T
+        return palm_rotation(self._pinch(side, gap), axis_world)
 
     def pinch_axis(self, kind: str, side: Side) -> np.ndarray:
         """(3,) world direction of the index-to-thumb axis of ``side``'s pinch of ``kind``
@@ -217,15 +201,15 @@ class PickAndPlacePartsExpert(ScriptedExpert):
         grip = pos + rot @ np.array([0.0, 0.0, g.grip_height])
         R = self._palm_rotation(side, g.pinch_width, self.pinch_axis(kind, side))
         quat = quat_from_mat(R)
-        q_open = self._pinch(side, g.pinch_width + c.open_gap_extra)[0]
-        q_hold = self._pinch(side, g.pinch_width)[0].copy()
+        q_open = self._pinch(side, g.pinch_width + c.open_gap_extra).q
+        q_hold = self._pinch(side, g.pinch_width).q.copy()
         names = [n.split("/")[-1] for n in self.env.robot.hands[side].description.joint_names]
         for joint, extra in c.squeeze:
             q_hold[names.index(joint)] += extra
         # The pads' midpoint shifts toward the thumb as the pinch closes (the index
         # travels twice as far): centre the part on the midpoint at contact, so both
         # pads reach it together instead of the index pushing it over.
-        palm_pinch = grip - R @ self._pinch(side, g.pinch_width)[1]
+        palm_pinch = grip - R @ self._pinch(side, g.pinch_width).midpoint
         palm_pre = palm_pinch + [0.0, 0.0, c.pre_height]
         # Carry height: the part's base and the fingertips clear the walls and the other
         # parts by carry_clearance.

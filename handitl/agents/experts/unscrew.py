@@ -31,12 +31,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import mujoco
 import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
-from handitl.assets.hand_description import FINGERS, Side
-from handitl.assets.procedural_hand import solve_pinch_pose
+from handitl.agents.experts.pinch import PadPinch, pad_pinch, palm_rotation
+from handitl.assets.hand_description import Side
 from handitl.assets.props import assembly as ap
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_mat
@@ -114,50 +113,34 @@ class UnscrewByHandExpert(ScriptedExpert):
                 curl[i] = self.config.curl[("mcp", "pip", "dip").index(joint)]
         self._curl = curl
         self._joint_names = [n.split("/")[-1] for n in names]
-        self._pinch_cache: dict[float, tuple[np.ndarray, ...]] = {}
+        self._pinch_cache: dict[float, PadPinch] = {}
         self._queue: list[str] = []
         self._phase = "turn"
         self._fails = 0
 
     # --- pinch kinematics -------------------------------------------------------------------
 
-    def _pinch(self, gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(hand q, pad midpoint, index->thumb axis, index fingertip direction) of the pad
-        pinch at ``gap``, the last three in the palm frame."""
+    def _pinch(self, gap: float) -> PadPinch:
+        """The pad pinch at ``gap`` (cached: solved once per gap)."""
         key = round(gap, 5)
         if key not in self._pinch_cache:
-            model, hand = self.env.model, self.env.robot.hands[self.side]
-            q = solve_pinch_pose(model, hand.description, gap=gap) + self._curl
-            data = mujoco.MjData(model)
-            data.qpos[hand.qpos_idx] = q
-            mujoco.mj_kinematics(model, data)
-            R = data.site_xmat[hand.palm_site].reshape(3, 3)
-            origin = data.site_xpos[hand.palm_site]
-            thumb, index = (hand.fingertip_sites[FINGERS.index(f)] for f in ("thumb", "index"))
-            mid = R.T @ (0.5 * (data.site_xpos[thumb] + data.site_xpos[index]) - origin)
-            index_rot = R.T @ data.site_xmat[index].reshape(3, 3)
-            self._pinch_cache[key] = (q, mid, index_rot[:, 0], index_rot[:, 2])
+            self._pinch_cache[key] = pad_pinch(
+                self.env.model, self.env.robot.hands[self.side], gap, self._curl
+            )
         return self._pinch_cache[key]
 
     def _palm_rotation(self, yaw: float) -> np.ndarray:
         """World rotation of the palm: pinch axis at world ``yaw`` (horizontal), index
         fingertip down."""
-        _, _, axis, tip = self._pinch(ap.WING_THICKNESS)
-        u2 = tip - (tip @ axis) * axis
-        u2 /= np.linalg.norm(u2)
-        U = np.stack([axis, u2, np.cross(axis, u2)], 1)
-        a = np.array([math.cos(yaw), math.sin(yaw), 0.0])
-        w2 = np.array([0.0, 0.0, -1.0])
-        W = np.stack([a, w2, np.cross(a, w2)], 1)
-        return W @ U.T
+        return palm_rotation(self._pinch(ap.WING_THICKNESS), np.array([math.cos(yaw), math.sin(yaw), 0.0]))
 
     def open_hand(self) -> np.ndarray:
         """(n,) hand targets of the open pre-pinch pose, rad."""
-        return self._pinch(ap.WING_THICKNESS + self.config.open_gap_extra)[0].copy()
+        return self._pinch(ap.WING_THICKNESS + self.config.open_gap_extra).q.copy()
 
     def hold_hand(self) -> np.ndarray:
         """(n,) hand targets squeezing a wing, rad."""
-        q = self._pinch(ap.WING_THICKNESS)[0].copy()
+        q = self._pinch(ap.WING_THICKNESS).q.copy()
         for joint, extra in self.config.squeeze:
             q[self._joint_names.index(joint)] += extra
         return q
@@ -212,7 +195,7 @@ class UnscrewByHandExpert(ScriptedExpert):
         grip = pos + np.array([ap.WING_GRIP_RADIUS * math.cos(wing_dir),
                                ap.WING_GRIP_RADIUS * math.sin(wing_dir), ap.WING_GRIP_HEIGHT])  # fmt: skip
         R0 = self._palm_rotation(start)
-        palm0 = grip - R0 @ self._pinch(ap.WING_THICKNESS)[1]
+        palm0 = grip - R0 @ self._pinch(ap.WING_THICKNESS).midpoint
         axis = pos.copy()
         q_open, q_hold = self.open_hand(), self.hold_hand()
         pre = palm0 + [0.0, 0.0, c.pre_height]
