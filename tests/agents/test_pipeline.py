@@ -32,6 +32,9 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
 TASK = "BreadClip"
 STEPS = 40
+TINY_TRAINING = ["model.hidden=[32]", "model.integration_steps=3", "data.horizon=4", "policy.n_exec=2",
+                 "train.batch_size=32", "wandb.mode=disabled", "progress=false"]  # fmt: skip
+"""scripts/train.py overrides of a seconds-long training run."""
 
 
 def _script(name: str):
@@ -135,16 +138,7 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
     reports N rollouts with the summary files; FlowCorrect trains on a correction
     rollout from that policy and, at gate 0, evaluates exactly as the base policy."""
     train, evaluate = _script("train"), _script("evaluate")
-    tiny = [
-        "model.hidden=[32]",
-        "model.integration_steps=3",
-        "data.horizon=4",
-        "policy.n_exec=2",
-        "train.batch_size=32",
-        "train.log_every=5",
-        "wandb.mode=disabled",
-        "progress=false",
-    ]
+    tiny = [*TINY_TRAINING, "train.log_every=5"]
     run_dir = tmp_path / "base"
     path = train.run(
         _config("train", [f"task={TASK}", f"data.demos=[{demos}]", "train.steps=10", *tiny]), run_dir
@@ -199,15 +193,7 @@ def test_tiny_dagger_round_end_to_end(demos: Path, tmp_path: Path) -> None:
     intervention frames labelled as the wrapper executed them; then the policy is
     fine-tuned on demos + corrections with DexHiL weights."""
     train = _script("train")
-    tiny = [
-        "model.hidden=[32]",
-        "model.integration_steps=3",
-        "data.horizon=4",
-        "policy.n_exec=2",
-        "train.batch_size=32",
-        "wandb.mode=disabled",
-        "progress=false",
-    ]
+    tiny = TINY_TRAINING
     base = train.run(_config("train", [f"data.demos=[{demos}]", "train.steps=5", *tiny]), tmp_path / "base")
     trigger = TriggerConfig(stall_time=0.3, min_hold=0.2, max_hold=0.4, drift_on=10.0)
     config = CollectConfig(task=TASK, mode=Mode.TAKEOVER, budget_steps=70, max_steps=40, trigger=trigger)
@@ -251,8 +237,7 @@ def test_dagger_script_runs_two_rounds(demos: Path, tmp_path: Path) -> None:
     step budget and fine-tuning on the demos plus every round's corrections so far; one
     ``rounds.csv`` row per round with the intervention share in [0, 1]."""
     train, dagger = _script("train"), _script("dagger")
-    tiny = ["model.hidden=[32]", "model.integration_steps=3", "data.horizon=4", "policy.n_exec=2",
-            "train.batch_size=32", "wandb.mode=disabled", "progress=false"]  # fmt: skip
+    tiny = TINY_TRAINING
     base = train.run(_config("train", [f"data.demos=[{demos}]", "train.steps=3", *tiny]), tmp_path / "base")
     quoted = ",".join(f"'{o}'" for o in ["train.steps=3", *tiny])
     overrides = [f"base={base}", f"demos=[{demos}]", "rounds=2", "collect.budget_steps=30",
