@@ -31,6 +31,8 @@ register_task("PickAndPlaceParts", _lazy("handitl.envs.tasks.parts", "PickAndPla
               max_episode_steps=1500)  # fmt: skip
 register_task("UnscrewByHand", _lazy("handitl.envs.tasks.unscrew", "UnscrewByHand"),
               max_episode_steps=2500)  # fmt: skip
+register_task("UnscrewWithDrill", _lazy("handitl.envs.tasks.unscrew_drill", "UnscrewWithDrill"),
+              max_episode_steps=2000)  # fmt: skip
 
 __all__ = [
     "ActionBounds", "ActionError", "ActionLayout", "ActionMode", "BimanualEnv", "ConfigError",

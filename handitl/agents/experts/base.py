@@ -150,7 +150,9 @@ class ScriptedExpert(abc.ABC):
 
     @property
     def segment_name(self) -> str:
-        return "done" if self.done else self._segments[self._index].name
+        if self.done:
+            return "done"
+        return self._segments[self._index].name if self._index < len(self._segments) else "planning"
 
     def hold(self, on: bool = True) -> None:
         """Keep the current grasp: hand targets frozen at the last command and palms
@@ -218,7 +220,7 @@ class ScriptedExpert(abc.ABC):
 
     def _advance(self) -> dict[Side, _Pose]:
         now = self.env.data.time
-        while not self.done:
+        while not self.failed and self._index < len(self._segments):
             segment = self._segments[self._index]
             start, end = self._segment_poses(self._index)
             elapsed = now - self._segment_start

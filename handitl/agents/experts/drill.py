@@ -107,9 +107,12 @@ class PickUpDrillExpertConfig:
 class PickUpDrillExpert(ScriptedExpert):
     """Plays the drill plan (see the module docstring); the right hand does the task."""
 
-    def __init__(self, env: BimanualEnv, config: PickUpDrillExpertConfig | None = None) -> None:
+    def __init__(self, env: BimanualEnv, config: PickUpDrillExpertConfig | None = None,
+                 drill: PickUpDrill | None = None) -> None:  # fmt: skip
+        """``drill``: the drill rules to plan with when the env's task contains a drill
+        without being a ``PickUpDrill`` (e.g. ``UnscrewWithDrill.drill``)."""
         super().__init__(env)
-        task = env.task
+        task = drill or env.task
         if not isinstance(task, PickUpDrill):
             raise TypeError(f"PickUpDrillExpert needs a PickUpDrill task, got {type(task).__name__}")
         self.task: PickUpDrill = task
@@ -229,6 +232,20 @@ class PickUpDrillExpert(ScriptedExpert):
         return R.T @ mid
 
     def plan(self) -> list[Segment]:
+        poses = self.hand_poses()
+        task, side = self.task, self.side
+        return self.pick_up() + [
+            Segment(
+                "pull",
+                0.4,
+                {side: SideTarget(hand_q=poses["pull"])},
+                until=lambda e: task.evaluate(e.model, e.data).success,
+                timeout=self.config.hold_s + 1.0,
+            ),  # fmt: skip
+        ]
+
+    def pick_up(self) -> list[Segment]:
+        """The plan up to the drill grasped and lifted (index off the trigger)."""
         c, side = self.config, self.side
         poses = self.hand_poses()
         grasp_pos, R = self.grasp_pose()
@@ -274,12 +291,5 @@ class PickUpDrillExpert(ScriptedExpert):
                 {side: SideTarget(lifted)},
                 until=lambda e: task.measurements["lifted"] > 0,
                 timeout=1.0,
-            ),  # fmt: skip
-            Segment(
-                "pull",
-                0.4,
-                {side: SideTarget(hand_q=poses["pull"])},
-                until=lambda e: task.evaluate(e.model, e.data).success,
-                timeout=c.hold_s + 1.0,
             ),  # fmt: skip
         ]

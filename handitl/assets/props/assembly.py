@@ -122,6 +122,41 @@ SCREW_SHANK_LENGTH = 0.012
 SCREW_MASS = 0.015
 """kg."""
 
+SCREW_THREAD_PITCH = 0.0015
+"""Screw thread pitch, m per turn (M10 coarse)."""
+SCREW_THREAD_TURNS = 5.0
+"""Turns from seated to out of the thread (7.5 mm engaged): ~0.8 s at the drill's full
+speed."""
+SCREW_THREAD_FRICTIONLOSS = 0.2
+"""Thread dry friction of a screw, N m: a seated screw takes a driver's torque, not a
+spinning chuck rubbing on its head, to turn."""
+SCREW_THREAD = (SCREW_THREAD_PITCH, SCREW_THREAD_TURNS, SCREW_THREAD_FRICTIONLOSS)
+
+# ---------------------------------------------------------------------------------------
+# Screw fixture (for the drill: a foot plate and a panel leaning back, screws in its face)
+# ---------------------------------------------------------------------------------------
+FIXTURE_FOOT_HALF = (0.07, 0.16, 0.01)
+"""Foot plate half sizes, m."""
+FIXTURE_FOOT_Y = 0.05
+"""Fixture-frame y of the foot's centre, m."""
+FIXTURE_PANEL_HALF = (0.02, 0.16, 0.15)
+"""Panel half sizes (thickness, width, height), m."""
+FIXTURE_PANEL_Y = 0.05
+"""Fixture-frame y of the panel's centre, m: the panel reaches further to the steadying
+hand's (+y) side than to the drill's, so the left arm comes in well clear of the drill."""
+FIXTURE_PANEL_CENTRE_Z = 0.16
+"""Height of the panel's centre over the table, m."""
+FIXTURE_LEAN = 0.26
+"""Lean of the panel back from vertical, rad (15 degrees): its face looks up by this much."""
+FIXTURE_SCREW_Y = (-0.07, 0.0)
+"""Fixture-frame y of the two screws, m; the panel's +y end is the steadying hand's."""
+FIXTURE_SCREW_Z = 0.085
+"""Panel-frame height of the screws over the panel's centre, m (slots ~0.25 m up)."""
+FIXTURE_STEADY_Y = 0.20
+"""Fixture-frame y of the steadying point on the panel's top edge, m (near its free +y
+end, clear of the drill working at the screws)."""
+FIXTURE_FOOT_GEOM = "assembly_foot"
+
 # ---------------------------------------------------------------------------------------
 # Tray for the removed fasteners (static, like the parts' bins)
 # ---------------------------------------------------------------------------------------
@@ -246,6 +281,48 @@ def _build_screw(body: mujoco.MjsBody, name: str) -> None:
     body.add_site(name=f"{name}_grip", pos=[0.0, 0.0, h - d], size=[0.002, 0, 0], group=4)
 
 
+def _add_fastener(spec: mujoco.MjSpec, base: mujoco.MjsBody, name: str, kind: str,
+                  pos: list[float], quat: list[float], thread: tuple[float, float, float],
+                  stud: bool) -> FastenerNames:  # fmt: skip
+    """One fastener of ``kind`` on ``base``: its thread carrier (hinge + slide along the
+    frame's +z, coupled at ``thread`` = (pitch m, turns, dry friction N m)), the free fastener welded to the
+    carrier, and a stud when ``stud``. ``pos``, ``quat``: the seated fastener's frame in
+    the base's frame."""
+    pitch, turns, friction = thread
+    n = FastenerNames(name)
+    if stud:
+        stud_body = base.add_body(name=n.stud_body, pos=pos, quat=quat)
+        geom = stud_body.add_geom(name=f"{name}_stud", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+                                  pos=[0.0, 0.0, 0.5 * STUD_HEIGHT - SEAT_GAP],
+                                  size=[STUD_RADIUS, 0.5 * STUD_HEIGHT, 0.0], rgba=list(RGBA_STUD))  # fmt: skip
+        cc.set_object_contact(geom)
+    carrier = base.add_body(name=n.carrier, pos=pos, quat=quat)
+    carrier.add_joint(name=n.turn_joint, type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 0, 1],
+                      armature=THREAD_ARMATURE, frictionloss=friction)  # fmt: skip
+    carrier.add_joint(name=n.rise_joint, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[0, 0, 1],
+                      range=[0.0, pitch * turns], limited=mujoco.mjtLimited.mjLIMITED_TRUE,
+                      solref_limit=list(THREAD_SOLREF))  # fmt: skip
+    carrier.add_geom(name=f"{name}_carrier", type=mujoco.mjtGeom.mjGEOM_SPHERE, contype=0,
+                     conaffinity=0, size=[0.002, 0, 0], mass=CARRIER_MASS, group=4)  # fmt: skip
+    # The fastener is a free body of the world (it is lifted away once released), posed
+    # here as if the base were at the origin; reset seats it (ThreadBinding.seat).
+    fastener = spec.worldbody.add_body(name=n.body, pos=pos, quat=quat)
+    fastener.add_freejoint(name=n.freejoint)
+    (_build_wing_nut if kind == WING_NUT else _build_screw)(fastener, name)
+    coupling = [0.0, pitch / (2 * math.pi)] + [0.0] * (mujoco.mjNEQDATA - 2)
+    spec.add_equality(name=n.coupling, type=mujoco.mjtEq.mjEQ_JOINT, name1=n.rise_joint,
+                      name2=n.turn_joint, data=coupling,
+                      solref=list(THREAD_SOLREF), solimp=list(THREAD_SOLIMP))  # fmt: skip
+    # relpose (data[3:10]) is the identity: the fastener's frame is the carrier's.
+    spec.add_equality(name=n.weld, type=mujoco.mjtEq.mjEQ_WELD, name1=n.body, name2=n.carrier,
+                      objtype=mujoco.mjtObj.mjOBJ_BODY,
+                      data=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+                      + [0.0] * (mujoco.mjNEQDATA - 11),
+                      solref=list(THREAD_SOLREF), solimp=list(THREAD_SOLIMP))  # fmt: skip
+    spec.add_exclude(bodyname1=n.body, bodyname2=n.stud_body if stud else base.name)
+    return n
+
+
 def add_assembly(spec: mujoco.MjSpec, kind: str = WING_NUT,
                  names: tuple[str, str] = ("nut_a", "nut_b")) -> dict[str, FastenerNames]:  # fmt: skip
     """Add the base block (mocap body ``assembly`` at the world origin; the task poses it
@@ -261,39 +338,56 @@ def add_assembly(spec: mujoco.MjSpec, kind: str = WING_NUT,
     cc.set_object_contact(geom)
     base.add_site(name="assembly_steady", pos=[0.0, STEADY_Y, top], size=[0.003, 0, 0], group=4)
     seat = top + SEAT_GAP if kind == WING_NUT else top
+    thread = (SCREW_THREAD if kind == SCREW else (THREAD_PITCH, THREAD_TURNS, THREAD_FRICTIONLOSS))
+    return {name: _add_fastener(spec, base, name, kind, [0.0, y, seat], [1.0, 0.0, 0.0, 0.0],
+                                thread, stud=kind == WING_NUT)
+            for name, y in zip(names, FASTENER_Y)}  # fmt: skip
+
+
+def fixture_panel_rotation() -> np.ndarray:
+    """(3x3) the panel's frame in the fixture's frame (leaning back about +y)."""
+    c, s = math.cos(FIXTURE_LEAN), math.sin(FIXTURE_LEAN)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def fixture_steady_point() -> tuple[np.ndarray, np.ndarray]:
+    """(point, outward normal) of the steadying point on the panel's top edge, fixture frame."""
+    R = fixture_panel_rotation()
+    centre = np.array([0.0, FIXTURE_PANEL_Y, FIXTURE_PANEL_CENTRE_Z])
+    return centre + R @ np.array([0.0, FIXTURE_STEADY_Y - FIXTURE_PANEL_Y, FIXTURE_PANEL_HALF[2]]), R[:, 2]
+
+
+def add_screw_fixture(spec: mujoco.MjSpec, names: tuple[str, str] = ("screw_a", "screw_b")
+                      ) -> dict[str, FastenerNames]:  # fmt: skip
+    """Add the screw fixture (mocap body ``assembly`` at the world origin; the task poses
+    it at reset): a foot plate on the table and a panel leaning back by
+    :data:`FIXTURE_LEAN`, with two slotted screws in the panel's front (-x) face at
+    :data:`FIXTURE_SCREW_Y`, their axes along the face's outward normal, seated and
+    engaged. A drill held in a hand points its bit a little down (FR3 wrist limits keep a
+    held drill from being levelled this close to the base), so the face leans back to
+    meet it square. Returns the screws' names."""
+    base = spec.worldbody.add_body(name=ASSEMBLY_BODY, mocap=True)
+    fx, fy, fz = FIXTURE_FOOT_HALF
+    foot = base.add_geom(name=FIXTURE_FOOT_GEOM, type=mujoco.mjtGeom.mjGEOM_BOX,
+                         pos=[0.0, FIXTURE_FOOT_Y, fz], size=[fx, fy, fz], rgba=list(RGBA_BASE))  # fmt: skip
+    cc.set_object_contact(foot)
+    lean = [math.cos(0.5 * FIXTURE_LEAN), 0.0, math.sin(0.5 * FIXTURE_LEAN), 0.0]
+    panel_rot = fixture_panel_rotation()
+    px, py, pz = FIXTURE_PANEL_HALF
+    centre = np.array([0.0, FIXTURE_PANEL_Y, FIXTURE_PANEL_CENTRE_Z])
+    panel = base.add_geom(name=BASE_GEOM, type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(centre),
+                          quat=lean, size=[px, py, pz], rgba=list(RGBA_BASE))  # fmt: skip
+    cc.set_object_contact(panel)
+    base.add_site(name="assembly_steady", pos=list(fixture_steady_point()[0]), size=[0.003, 0, 0], group=4)
+    # A screw's frame: +z along the face's outward normal (panel -x), +x along the panel's up.
+    to_face = panel_rot @ np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    face_quat = np.empty(4)
+    mujoco.mju_mat2Quat(face_quat, to_face.ravel())
     out = {}
-    for name, y in zip(names, FASTENER_Y):
-        n = FastenerNames(name)
-        if kind == WING_NUT:
-            stud = base.add_body(name=n.stud_body, pos=[0.0, y, top])
-            geom = stud.add_geom(name=f"{name}_stud", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
-                                 pos=[0.0, 0.0, 0.5 * STUD_HEIGHT],
-                                 size=[STUD_RADIUS, 0.5 * STUD_HEIGHT, 0.0],
-                                 rgba=list(RGBA_STUD))  # fmt: skip
-            cc.set_object_contact(geom)
-        carrier = base.add_body(name=n.carrier, pos=[0.0, y, seat])
-        carrier.add_joint(name=n.turn_joint, type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 0, 1],
-                          armature=THREAD_ARMATURE, frictionloss=THREAD_FRICTIONLOSS)  # fmt: skip
-        carrier.add_joint(name=n.rise_joint, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[0, 0, 1],
-                          range=[0.0, THREAD_TRAVEL], limited=mujoco.mjtLimited.mjLIMITED_TRUE,
-                          solref_limit=list(THREAD_SOLREF))  # fmt: skip
-        carrier.add_geom(name=f"{name}_carrier", type=mujoco.mjtGeom.mjGEOM_SPHERE, contype=0,
-                         conaffinity=0, size=[0.002, 0, 0], mass=CARRIER_MASS, group=4)  # fmt: skip
-        fastener = spec.worldbody.add_body(name=n.body, pos=[0.0, y, seat])
-        fastener.add_freejoint(name=n.freejoint)
-        (_build_wing_nut if kind == WING_NUT else _build_screw)(fastener, name)
-        coupling = [0.0, THREAD_PITCH / (2 * math.pi)] + [0.0] * (mujoco.mjNEQDATA - 2)
-        spec.add_equality(name=n.coupling, type=mujoco.mjtEq.mjEQ_JOINT, name1=n.rise_joint,
-                          name2=n.turn_joint, data=coupling,
-                          solref=list(THREAD_SOLREF), solimp=list(THREAD_SOLIMP))  # fmt: skip
-        # relpose (data[3:10]) is the identity: the fastener's frame is the carrier's.
-        spec.add_equality(name=n.weld, type=mujoco.mjtEq.mjEQ_WELD, name1=n.body, name2=n.carrier,
-                          objtype=mujoco.mjtObj.mjOBJ_BODY,
-                          data=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-                          + [0.0] * (mujoco.mjNEQDATA - 11),
-                          solref=list(THREAD_SOLREF), solimp=list(THREAD_SOLIMP))  # fmt: skip
-        spec.add_exclude(bodyname1=n.body, bodyname2=n.stud_body if kind == WING_NUT else ASSEMBLY_BODY)
-        out[name] = n
+    for name, y in zip(names, FIXTURE_SCREW_Y):
+        seat = centre + panel_rot @ np.array([-px, y - FIXTURE_PANEL_Y, FIXTURE_SCREW_Z])
+        out[name] = _add_fastener(spec, base, name, SCREW, list(seat), list(face_quat),
+                                  SCREW_THREAD, stud=False)  # fmt: skip
     return out
 
 
@@ -313,6 +407,10 @@ class ThreadBinding:
     weld: int
     coupling: int
     grip_site: int
+    pitch: float
+    """Thread pitch, m per turn."""
+    travel: float
+    """Rise from seated to the top of the thread, m."""
 
     @classmethod
     def bind(cls, model: mujoco.MjModel, names: FastenerNames) -> ThreadBinding:
@@ -320,7 +418,9 @@ class ThreadBinding:
         return cls(names, model.body(names.body).id, int(free.qposadr[0]), int(free.dofadr[0]),
                    int(turn.qposadr[0]), int(rise.qposadr[0]), int(turn.dofadr[0]),
                    int(rise.dofadr[0]), model.equality(names.weld).id,
-                   model.equality(names.coupling).id, model.site(names.grip_site).id)  # fmt: skip
+                   model.equality(names.coupling).id, model.site(names.grip_site).id,
+                   float(model.eq_data[model.equality(names.coupling).id][1] * 2 * math.pi),
+                   float(model.jnt_range[rise.id][1]))  # fmt: skip
 
     def turn(self, data: mujoco.MjData) -> float:
         """Thread angle, rad (+: unscrewed counter-clockwise from the seated start)."""
@@ -335,10 +435,10 @@ class ThreadBinding:
         return bool(data.eq_active[self.weld])
 
     def seat(self, model: mujoco.MjModel, data: mujoco.MjData, angle: float) -> None:
-        """Engage the fastener at thread angle ``angle`` (rad, 0..2 pi THREAD_TURNS): the
+        """Engage the fastener at thread angle ``angle`` (rad, 0..2 pi turns): the
         carrier's joints on the thread, the fastener on the carrier, all at rest, weld
         active. Needs the assembly's mocap pose set; call ``mj_forward`` after."""
-        rise = THREAD_PITCH / (2 * math.pi) * angle
+        rise = self.pitch / (2 * math.pi) * angle
         data.qpos[self.turn_qpos] = angle
         data.qpos[self.rise_qpos] = rise
         data.qvel[[self.turn_dof, self.rise_dof]] = 0.0
@@ -354,7 +454,7 @@ class ThreadBinding:
 
     def release_if_unscrewed(self, data: mujoco.MjData) -> bool:
         """Deactivate the weld once the thread is at its top; True when it did now."""
-        if data.eq_active[self.weld] and data.qpos[self.rise_qpos] >= THREAD_TRAVEL - RELEASE_MARGIN:
+        if data.eq_active[self.weld] and data.qpos[self.rise_qpos] >= self.travel - RELEASE_MARGIN:
             data.eq_active[self.weld] = 0
             return True
         return False

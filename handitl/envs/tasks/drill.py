@@ -199,6 +199,7 @@ class PickUpDrill(Task):
             "trigger": fraction,
             "pulled": float(pulled),
             "touched": float(robot_on_drill),
+            "on_table": float(on_table),
             "tilt": tilt,
             "fell": float(data.xpos[self._drill_body][2] < c.fall_z),
             "tipped": float(tilt > c.tipped_angle and not robot_on_drill),
@@ -257,6 +258,16 @@ class PickUpDrill(Task):
     def handle_geoms(self) -> frozenset[int]:
         """Ids of the geoms a hand holds the drill by: the handle and the trigger."""
         return frozenset(self._handle_geoms)
+
+    def drill_speed(self, data: mujoco.MjData) -> tuple[float, float]:
+        """(linear m/s, angular rad/s) speed of the drill body."""
+        v = data.qvel[self._drill_dof : self._drill_dof + 6]
+        return float(np.linalg.norm(v[:3])), float(np.linalg.norm(v[3:]))
+
+    @property
+    def motor_actuator(self) -> int:
+        """Id of the chuck's motor (velocity servo) actuator."""
+        return self._motor
 
     def chuck_speed(self, data: mujoco.MjData) -> float:
         """Angular speed of the chuck about the bit axis, rad/s."""
