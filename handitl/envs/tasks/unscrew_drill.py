@@ -11,8 +11,8 @@ drops), and finally stands the drill back on the table and lets go.
 
 Driving: the drill is set to reverse. A screw turns only while the bit is *aligned* with
 it: the bit's tip within ``align_radius`` of the screw's axis and no further than
-``align_gap`` off its head (it touches the head, the bit is modelled round), the bit's
-axis within ``align_angle`` of the screw's, and the drill held (grasped). While aligned,
+``align_gap`` off its head (it touches the head, the bit is modelled round) and the bit's
+axis within ``align_angle`` of the screw's. While aligned,
 the screw's drive (a torque on its thread hinge) follows the chuck: torque =
 ``DRIVE_KV`` * (chuck speed - screw speed), clipped to [0, ``DRIVE_TORQUE_LIMIT``]; the
 thread's coupling turns that into the screw backing out toward the bit (the hand must
@@ -73,9 +73,10 @@ STAGES = tuple(stage for group in SUBTASKS for stage in group)
 WEIGHTS = {"reach": 0.05, "grasp": 0.05, "align": 0.1, "turn": 0.2, "place": 0.1, "progress": 0.5}
 """Reward term weights (their sum is 1)."""
 
-DRIVE_KV = 0.02
-"""Screw drive gain, N m per rad/s of slip between the chuck and the screw (the drill
-motor's own gain)."""
+DRIVE_KV = 0.2
+"""Screw drive gain, N m per rad/s of slip between the chuck and the screw: a bit in a
+slot is a stiff coupling (against the thread's 0.2 N m friction the screw lags the chuck
+by ~1 rad/s)."""
 DRIVE_TORQUE_LIMIT = 1.0
 """Most torque the bit puts on a screw, N m (a compact drill-driver's low gear gives tens
 of N m; this is enough to beat the thread's friction at full speed)."""
@@ -227,7 +228,7 @@ class UnscrewWithDrill(Task):
         for s, t in zip(SCREWS, self._threads):
             radial, gap, angle = self.alignment(data, s)
             engaged = t.engaged(data)
-            aligned = (held and engaged and radial <= c.align_radius and gap <= c.align_gap
+            aligned = (engaged and radial <= c.align_radius and gap <= c.align_gap
                        and gap >= -ap.SCREW_SLOT_DEPTH and angle <= c.align_angle)  # fmt: skip
             self._aligned[s] = aligned
             turn = t.turn(data)
@@ -235,7 +236,7 @@ class UnscrewWithDrill(Task):
                 self._steady_turn[s] += max(turn - self._last_turn[s], 0.0)
             self._last_turn[s] = turn
             if not reset:
-                latched[f"{s}_aligned"] |= aligned
+                latched[f"{s}_aligned"] |= aligned and held
                 latched[f"{s}_loosened"] |= (latched[f"{s}_aligned"]
                                              and self._steady_turn[s] >= 2 * math.pi * c.loosen_turns)  # fmt: skip
                 latched[f"{s}_out"] |= latched[f"{s}_loosened"] and not engaged
