@@ -54,7 +54,8 @@ class ExpertIntent:
         if not time_scale > 0.0:
             raise ValueError(f"time_scale must be positive, got {time_scale}")
         if live and time_scale != 1.0:
-            raise ValueError("a live intent follows the expert's own clock: time_scale must be 1")
+            raise ValueError("a live intent follows the expert's own clock: slow the expert "
+                             "(ScriptedExpert.time_scale), not the intent")  # fmt: skip
         self.expert = expert
         self.live = live
         self.time_scale = time_scale
@@ -124,8 +125,10 @@ class TeleopConfig:
     stop_on_success: bool = True
     """End an episode at task success (demos then end where the task is done)."""
     live_intent: bool = False
-    """The operator follows the expert's live targets (waits and replanning included)
-    rather than its timed plan; see :class:`ExpertIntent`. Needs ``time_scale`` 1."""
+    """The operator follows the expert's live targets (waits, closed-loop phases and
+    replanning included) rather than its timed plan; see :class:`ExpertIntent`. The
+    expert itself then plays ``time_scale`` times slower (``ScriptedExpert.time_scale``).
+    Long tasks whose experts plan as they go (UnscrewWithDrill) need it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,8 +151,11 @@ class TeleopSession:
         self.config = config
         self.env = make_env(config.task, terminate_on_success=config.stop_on_success)
         self.expert = expert_for(self.env)
-        self.time_scale = 1.0 if config.live_intent else config.time_scale
-        self.intent = ExpertIntent(self.expert, self.env, live=config.live_intent, time_scale=self.time_scale)
+        self.time_scale = config.time_scale
+        if config.live_intent:
+            self.expert.time_scale = config.time_scale
+        self.intent = ExpertIntent(self.expert, self.env, live=config.live_intent,
+                                   time_scale=1.0 if config.live_intent else config.time_scale)  # fmt: skip
         self.operator = IntentFollowingOperator(get_profile(config.operator), self.intent)
         self.max_steps = config.max_steps or math.ceil(
             task_entry(config.task).max_episode_steps * self.time_scale

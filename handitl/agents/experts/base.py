@@ -112,6 +112,10 @@ class ScriptedExpert(abc.ABC):
         self._hold: dict[Side, _Pose] | None = None
         self.failed = False
         """True once a segment's ``until`` timed out (the plan was abandoned)."""
+        self.time_scale = 1.0
+        """Plays every segment (its move and its wait) this many times slower: a
+        simulated operator following the expert's live targets moves at a person's pace
+        (see :class:`handitl.agents.teleop.ExpertIntent`). Set before :meth:`reset`."""
 
     # --- to implement ----------------------------------------------------------------------
 
@@ -203,7 +207,7 @@ class ScriptedExpert(abc.ABC):
         keyframes, t, poses = [], 0.0, self._start
         for segment in self._segments:
             poses = self._resolve(poses, segment)
-            t += segment.duration
+            t += segment.duration * self.time_scale
             keyframes.append((t, poses))
         return keyframes
 
@@ -223,13 +227,13 @@ class ScriptedExpert(abc.ABC):
         while not self.failed and self._index < len(self._segments):
             segment = self._segments[self._index]
             start, end = self._segment_poses(self._index)
-            elapsed = now - self._segment_start
+            elapsed = (now - self._segment_start) / self.time_scale
             if elapsed < segment.duration:
                 return self._blend(start, end, min_jerk(elapsed / segment.duration))
             if segment.until is not None and not segment.until(self.env):
                 if self._waiting_since is None:
                     self._waiting_since = now
-                if now - self._waiting_since > segment.timeout:
+                if (now - self._waiting_since) / self.time_scale > segment.timeout:
                     self.failed = True
                     return end
                 return end

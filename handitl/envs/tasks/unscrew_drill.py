@@ -57,6 +57,7 @@ import numpy as np
 from handitl.assets import contact_constants as cc
 from handitl.assets.hand_description import SIDES, Side
 from handitl.assets.props import assembly as ap
+from handitl.assets.props import drill as dp
 from handitl.assets.scene import SceneDescription, side_prefix
 from handitl.envs.rewards import tolerance
 from handitl.envs.robot import RobotBindings
@@ -135,14 +136,15 @@ class UnscrewWithDrill(Task):
     # --- model ------------------------------------------------------------------------------
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
-        self.drill.build(spec, scene)
+        dp.add_drill(spec)  # the drill alone: PickUpDrill's close-up camera is not ours
         names = ap.add_screw_fixture(spec, SCREWS)
         for n in names.values():
             spec.add_actuator(name=f"{n.name}_drive", target=n.turn_joint,
                               trntype=mujoco.mjtTrn.mjTRN_JOINT, ctrlrange=[0.0, DRIVE_TORQUE_LIMIT],
                               ctrllimited=1)  # fmt: skip
-        # A close-up from the fixture's left, looking at its face and the drill.
-        eye, target = np.array([0.55, 0.45, 0.50]), np.array([0.68, -0.02, 0.22])
+        # A close-up from the table's far right: the drill, its bit on the screws, the
+        # fixture's face and the steadying hand on its top.
+        eye, target = np.array([1.05, -0.45, 0.50]), np.array([0.70, -0.02, 0.20])
         forward = (target - eye) / np.linalg.norm(target - eye)
         right = np.cross(forward, [0.0, 0.0, 1.0])
         right /= np.linalg.norm(right)
