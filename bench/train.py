@@ -1,12 +1,13 @@
 """Benchmark: training throughput and inference latency of the chunk policies.
 
-    python bench/train.py [--task BreadClip] [--threads 1] [--seconds 5] [--device auto]
+    python bench/train.py [--task BreadClip] [--threads 1] [--seconds 5] [--device auto] [--batch 256]
 
 Shapes are the real ones: the task's default state vector (S) and action vector (A) from
 a reset observation, H = 16, the default MLP (3 x 256) and K = 10 Euler steps. Per model
 (flow matching, behaviour cloning, FlowCorrect with its gate on):
 
-- **train samples/s**: optimiser steps at batch 256 on in-memory data, after warm-up;
+- **train samples/s**: optimiser steps at batch 256 (``--batch``) on in-memory data, after
+  warm-up;
 - **latency per chunk**: one ``ChunkPolicy.predict_chunk`` on a real observation
   (normalisation, noise, K network evaluations for flow, denormalisation), median and
   p95 over repeated calls; a policy replans every n_exec = 8 ticks, so at 50 Hz control
@@ -49,7 +50,8 @@ def build(kind: str, s: int, a: int) -> torch.nn.Module:
     return RepairedFlowModel(FlowCorrectConfig(base=flow))
 
 
-def train_rate(model: torch.nn.Module, samples: ChunkSamples, device: torch.device, seconds: float) -> float:
+def train_rate(model: torch.nn.Module, samples: ChunkSamples, device: torch.device, seconds: float,
+               batch: int = BATCH) -> float:  # fmt: skip
     """Training samples per second (after 5 warm-up steps)."""
     norm = samples.fit_normalization()
     labels = np.arange(len(samples)) % 4 == 0  # FlowCorrect: a quarter corrections, the rest anchors
@@ -57,7 +59,7 @@ def train_rate(model: torch.nn.Module, samples: ChunkSamples, device: torch.devi
     trainer = Trainer(
         model,
         TrainingData.from_samples(samples, norm, device=device),
-        TrainConfig(steps=10**9, batch_size=BATCH),
+        TrainConfig(steps=10**9, batch_size=batch),
         device,
     )
     for _ in range(5):
@@ -68,7 +70,7 @@ def train_rate(model: torch.nn.Module, samples: ChunkSamples, device: torch.devi
         trainer.train_step()
         steps += 1
     _sync(device)
-    return steps * BATCH / (time.perf_counter() - start)
+    return steps * batch / (time.perf_counter() - start)
 
 
 def latency(
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=BATCH, help="training batch size")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(
@@ -109,19 +112,19 @@ def main() -> None:
     obs, _ = env.reset(seed=0)
     s, a = len(state_vector(obs)), env.layout.size
     rng = np.random.default_rng(0)
-    n = 4096
+    n = max(4096, args.batch)
     samples = ChunkSamples(
         rng.normal(size=(n, s)), rng.normal(size=(n, HORIZON, a)), np.zeros(n, bool), np.ones(n, bool)
     )
 
     results = {}
-    print(f"{args.task}: S={s}, A={a}, H={HORIZON}, batch {BATCH}, device {device}, {args.threads} thread(s)")
+    print(f"{args.task}: S={s}, A={a}, H={HORIZON}, batch {args.batch}, device {device}, {args.threads} thread(s)")
     print("| model | train samples/s | chunk latency median ms | p95 ms |")
     print("|---|---|---|---|")
     for kind in ("flow", "bc", "flowcorrect"):
         torch.manual_seed(0)
         model = build(kind, s, a)
-        rate = train_rate(model, samples, device, args.seconds)
+        rate = train_rate(model, samples, device, args.seconds, args.batch)
         med, p95 = latency(model, samples, obs, device, args.seconds / 2)
         results[kind] = {
             "train_samples_per_s": round(rate, 1),
@@ -135,7 +138,8 @@ def main() -> None:
         "state_dim": s,
         "action_dim": a,
         "horizon": HORIZON,
-        "batch": BATCH,
+        "batch": args.batch,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "integration_steps": 10,
         "device": str(device),
         "threads": args.threads,
