@@ -18,9 +18,7 @@ that arms of a comparison get equal data.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "disable")
@@ -33,6 +31,7 @@ from tqdm import tqdm  # noqa: E402
 
 from handitl.agents.dagger import CollectConfig, RolloutRecord, collect_corrections  # noqa: E402
 from handitl.agents.learned import ChunkPolicy  # noqa: E402
+from handitl.experiments.script_module import load_script  # noqa: E402
 from handitl.intervention.modes import Mode  # noqa: E402
 from handitl.parallel import write_rows_csv  # noqa: E402
 
@@ -54,13 +53,8 @@ class RoundSummary:
 
 
 def _train_script():
-    """scripts/train.py as a module (its ``run`` fine-tunes each round's policy)."""
-    spec = importlib.util.spec_from_file_location("handitl_train_script", SCRIPTS / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """scripts/train.py as a module (its ``run`` trains the policies)."""
+    return load_script(SCRIPTS / "train.py", "handitl_train_script")
 
 
 def train_config(cfg: DictConfig, init: str, corrections: list[Path]) -> DictConfig:

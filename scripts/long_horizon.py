@@ -38,9 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("MUJOCO_GL", "disable")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-import importlib.util  # noqa: E402
 import math  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -56,6 +54,7 @@ from handitl.agents.learned import ChunkPolicy  # noqa: E402
 from handitl.agents.teleop import TeleopConfig, TeleopSession  # noqa: E402
 from handitl.envs import registered_tasks, task_entry  # noqa: E402
 from handitl.experiments.long_horizon import ARMS, NEW_DATA, ArmResult, markdown_table, plot_fig6  # noqa: E402
+from handitl.experiments.script_module import load_script  # noqa: E402
 from handitl.intervention.modes import Mode  # noqa: E402
 from handitl.intervention.recorder import EpisodeRecorder  # noqa: E402
 from handitl.parallel import write_rows_csv  # noqa: E402
@@ -66,13 +65,8 @@ EVAL_SEED = 100_000
 
 
 def _train_script():
-    """scripts/train.py as a module (its ``run`` trains every policy)."""
-    spec = importlib.util.spec_from_file_location("handitl_train_script", SCRIPTS / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """scripts/train.py as a module (its ``run`` trains the policies)."""
+    return load_script(SCRIPTS / "train.py", "handitl_train_script")
 
 
 def check(cfg: DictConfig) -> None:
@@ -135,7 +129,9 @@ def record_demos(cfg: DictConfig, task: str, out_dir: Path, first_seed: int, epi
     return count, steps
 
 
-def collect(cfg: DictConfig, task: str, mode: Mode, policy: Path, out_dir: Path, first_seed: int) -> tuple[int, float]:
+def collect(
+    cfg: DictConfig, task: str, mode: Mode, policy: Path, out_dir: Path, first_seed: int
+) -> tuple[int, float]:
     """HG-DAgger rollouts of ``policy`` under the simulated supervisor, ``budget_steps``
     recorded steps. Returns (steps, intervention share); skipped when done before."""
     marker = out_dir / "done"
@@ -191,7 +187,9 @@ def evaluate(cfg: DictConfig, task: str, arm: str, policy: Path, out: Path) -> l
     specs = [RolloutSpec(str(policy.resolve()), task, EVAL_SEED + k, cfg.eval.max_steps)
              for k in range(int(cfg.eval.rollouts))]  # fmt: skip
     workers = int(cfg.workers) if cfg.workers is not None else (os.cpu_count() or 1)
-    with tqdm(total=len(specs), desc=f"{task}: evaluate {arm}", unit="rollout", disable=not cfg.progress) as bar:
+    with tqdm(
+        total=len(specs), desc=f"{task}: evaluate {arm}", unit="rollout", disable=not cfg.progress
+    ) as bar:
         results = run_rollouts(specs, workers, on_result=lambda r: bar.update())
     out.parent.mkdir(parents=True, exist_ok=True)
     write_rows_csv(results, out)
@@ -233,8 +231,10 @@ def run_task(cfg: DictConfig, task: str, root: Path, trainer) -> list[ArmResult]
             data["corrections"] = [str(new[kind][0])]
         if arm == "takeover_flowcorrect":
             if new["takeover"][2] == 0.0:
-                raise RuntimeError(f"{task}: the takeover rollouts have no intervention frames, so FlowCorrect "
-                                   "has nothing to learn from: raise budget_steps or drop takeover_flowcorrect")
+                raise RuntimeError(
+                    f"{task}: the takeover rollouts have no intervention frames, so FlowCorrect "
+                    "has nothing to learn from: raise budget_steps or drop takeover_flowcorrect"
+                )
             extra = {"model": {"kind": "flowcorrect"}, "flowcorrect": {"base": str(base)}}
         else:
             extra = {"init": str(base), "dexhil": {"enabled": arm == "takeover_dexhil"}}

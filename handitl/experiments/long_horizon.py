@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handitl.agents.evaluation import RolloutResult, wilson_interval
-from handitl.experiments.report import mean_ci
+from handitl.agents.evaluation import EvalSummary, RolloutResult
 
 ARMS: dict[str, str] = {
     "base": "trained on the teleop demos (the starting point of every other arm)",
@@ -68,12 +67,9 @@ class ArmResult:
     @classmethod
     def of(cls, task: str, arm: str, results: Sequence[RolloutResult], new_data_steps: int,
            intervention_share: float) -> ArmResult:  # fmt: skip
-        score, score_ci = mean_ci([r.score for r in results])
-        norm, norm_ci = mean_ci([r.normalized_score for r in results])
-        wins = sum(r.success for r in results)
-        low, high = wilson_interval(wins, len(results))
-        return cls(task, arm, len(results), score, score_ci, norm, norm_ci, wins / max(len(results), 1),
-                   low, high, new_data_steps, intervention_share)  # fmt: skip
+        s = EvalSummary.of(results)
+        return cls(task, arm, s.rollouts, s.score, s.score_ci, s.normalized_score, s.normalized_score_ci,
+                   s.success_rate, s.success_low, s.success_high, new_data_steps, intervention_share)  # fmt: skip
 
 
 def markdown_table(rows: Sequence[ArmResult]) -> str:
@@ -83,7 +79,11 @@ def markdown_table(rows: Sequence[ArmResult]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        share = "" if math.isnan(r.new_data_intervention_share) else f" ({100 * r.new_data_intervention_share:.0f}%)"
+        share = (
+            ""
+            if math.isnan(r.new_data_intervention_share)
+            else f" ({100 * r.new_data_intervention_share:.0f}%)"
+        )
         lines.append(
             f"| {r.task} | {r.arm} | {r.rollouts} | {r.normalized_score:.3f} ± {r.normalized_score_ci:.3f} | "
             f"{r.score:.2f} ± {r.score_ci:.2f} | {r.success_rate:.2f} [{r.success_low:.2f}, {r.success_high:.2f}] | "

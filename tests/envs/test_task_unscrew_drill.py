@@ -51,7 +51,9 @@ def test_reset_randomises_within_ranges_and_nothing_touches() -> None:
             assert turn == 0.0 and rise == 0.0 and engaged == 1.0
         bodies = {(u.model.geom_bodyid[a], u.model.geom_bodyid[b])
                   for a, b in zip(u.data.contact.geom1[: u.data.ncon], u.data.contact.geom2[: u.data.ncon])}  # fmt: skip
-        assert not any((a in drill_bodies and b == fixture) or (b in drill_bodies and a == fixture) for a, b in bodies)
+        assert not any(
+            (a in drill_bodies and b == fixture) or (b in drill_bodies and a == fixture) for a, b in bodies
+        )
         assert list(info["stages"]) == list(STAGES) and not any(info["stages"].values())
         seen.append(tuple(pos))
     assert len(set(seen)) == len(seen)

@@ -30,7 +30,9 @@ def _script():
 
 
 def _cfg(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(REPO / "scripts" / "conf" / "long_horizon"), version_base="1.3"):
+    with initialize_config_dir(
+        config_dir=str(REPO / "scripts" / "conf" / "long_horizon"), version_base="1.3"
+    ):
         return compose(config_name="config", overrides=overrides)
 
 
@@ -75,10 +77,14 @@ def test_bad_configuration_is_named_before_any_work(tmp_path: Path, override: st
 def test_arm_result_statistics() -> None:
     """Mean and Student's t half-width of the normalised scores, Wilson interval of the
     success rate, and the table line."""
-    results = [RolloutResult(k, s, s / 4, s == 4.0, math.nan, 100) for k, s in enumerate([4.0, 2.0, 3.0, 1.0])]
+    results = [
+        RolloutResult(k, s, s / 4, s == 4.0, math.nan, 100) for k, s in enumerate([4.0, 2.0, 3.0, 1.0])
+    ]
     r = ArmResult.of("UnscrewWithDrill", "copilot", results, 2000, 0.25)
     assert r.normalized_score == pytest.approx(0.625)
     # s.d. of (1, .5, .75, .25) = 0.3227; t(0.975, 3) = 3.1824; / sqrt(4)
     assert r.normalized_score_ci == pytest.approx(3.1824 * 0.32275 / 2, rel=1e-3)
     assert r.success_rate == 0.25 and 0.0 < r.success_low < 0.25 < r.success_high < 1.0
-    assert "| UnscrewWithDrill | copilot | 4 | 0.625 ±" in markdown_table([r]) and "2000 (25%)" in markdown_table([r])
+    assert "| UnscrewWithDrill | copilot | 4 | 0.625 ±" in markdown_table(
+        [r]
+    ) and "2000 (25%)" in markdown_table([r])

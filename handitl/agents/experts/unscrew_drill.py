@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Union
+from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 
@@ -167,7 +168,9 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         super().__init__(env)
         task = env.task
         if not isinstance(task, UnscrewWithDrill):
-            raise TypeError(f"UnscrewWithDrillExpert needs an UnscrewWithDrill task, got {type(task).__name__}")
+            raise TypeError(
+                f"UnscrewWithDrillExpert needs an UnscrewWithDrill task, got {type(task).__name__}"
+            )
         self.task: UnscrewWithDrill = task
         self.config = config or UnscrewWithDrillExpertConfig()
         self.side = task.config.side
@@ -283,7 +286,10 @@ class UnscrewWithDrillExpert(ScriptedExpert):
             return head + c.standoff * axis
 
         def centred(elapsed: float) -> bool | None:
-            if task.measurements[f"{screw}_radial"] < c.centre_radius and task.measurements[f"{screw}_angle"] < c.centre_angle:
+            if (
+                task.measurements[f"{screw}_radial"] < c.centre_radius
+                and task.measurements[f"{screw}_angle"] < c.centre_angle
+            ):
                 return True
             return None if elapsed > c.engage_timeout else False
 
@@ -339,7 +345,9 @@ class UnscrewWithDrillExpert(ScriptedExpert):
 
         def levelled(elapsed: float) -> bool | None:
             _, rot = task.drill.drill_pose(data)
-            near = np.linalg.norm(origin() - spot) < c.level_position and rot[:, 2] @ target_up() > math.cos(c.level_angle)
+            near = np.linalg.norm(origin() - spot) < c.level_position and rot[:, 2] @ target_up() > math.cos(
+                c.level_angle
+            )
             if near:
                 return True
             return None if elapsed > c.level_timeout else False
@@ -353,7 +361,9 @@ class UnscrewWithDrillExpert(ScriptedExpert):
     def _carry_back(self, spot: np.ndarray) -> list[Segment]:
         pos, R, _, _ = self._drill_in_hand()
         drill_origin = self.task.drill.drill_pose(self.env.data)[0]
-        return [Segment("carry_back", self.config.carry_s, {self.side: SideTarget(pos + spot - drill_origin)})]
+        return [
+            Segment("carry_back", self.config.carry_s, {self.side: SideTarget(pos + spot - drill_origin)})
+        ]
 
     def _lower_and_let_go(self) -> list[Segment]:
         c, side, task = self.config, self.side, self.task
@@ -361,7 +371,10 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         low = pos - [0.0, 0.0, c.carry_height + c.set_down_height + 0.01]
         poses = self.pick.hand_poses()
         fingers_open = poses["open"].copy()
-        thumb = [self.pick._names.index(n) for n in ("thumb_cmc_abd", "thumb_cmc_flex", "thumb_mcp_flex", "thumb_ip")]
+        thumb = [
+            self.pick._names.index(n)
+            for n in ("thumb_cmc_abd", "thumb_cmc_flex", "thumb_mcp_flex", "thumb_ip")
+        ]
         fingers_open[thumb] = poses["grasp"][thumb]
         flat = poses["open"].copy()
         flat[thumb[0]] = 0.0
@@ -415,9 +428,8 @@ class UnscrewWithDrillExpert(ScriptedExpert):
 
     def _joint_margin(self) -> float:
         """Smallest distance of the working arm's joints from their limits, rad."""
-        model, data = self.env.model, self.env.data
         arm = self.env.robot.arms[self.side]
-        q = data.qpos[arm.qpos_idx]
+        q = self.env.data.qpos[arm.qpos_idx]
         low, high = self._arm_range[:, 0], self._arm_range[:, 1]
         return float(np.min(np.minimum(q - low, high - q)))
 
