@@ -220,16 +220,12 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         # is then planned from the drill's pose as it will be driving.
         self._steps = ([self._pull] + [step for screw in SCREWS for step in self._screw_steps(screw)]
                        + self._set_down_steps())  # fmt: skip
-        pick = self.pick.pick_up()
-        steady = self._steady_segments()
-        # The left hand's moves ride along the pick-up's first segments.
-        merged = []
-        for k, segment in enumerate(pick):
-            targets = dict(segment.targets)
-            if k < len(steady):
-                targets[self.steady_side] = steady[k][2]
-            merged.append(dataclasses.replace(segment, targets=targets))
-        return merged
+        # The left hand settles on the fixture before the right hand starts: moving both
+        # at once makes a teleoperator reset the far-reaching left arm's workspace (pedal
+        # up for both hands) in the middle of the right hand's approach to the drill.
+        steady = [Segment(f"steady:{name}", duration, {self.steady_side: target})
+                  for name, duration, target in self._steady_segments()]  # fmt: skip
+        return steady + self.pick.pick_up()
 
     def _drill_in_hand(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(palm command position, palm command rotation, tip offset from the commanded
