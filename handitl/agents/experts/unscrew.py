@@ -31,8 +31,9 @@ class's; ``intent(t)`` covers what has been planned so far.
 
 Status: NOT registered in ``expert_for``. Each stroke is reliable (0.22 turns, 6.6 s),
 but a knob 1 to 1.5 turns from the top takes 5 to 7 strokes (33-46 s), so within the
-50 s episode only the first knob is unscrewed, removed and (usually) trayed: 12 seeds
-(0-11) score 0.47 on average (9 at 0.5, 3 at 0.33), none succeeds. Ways on: a shorter
+50 s episode only the first knob is unscrewed, removed and (usually) trayed: over seeds
+0-49, success 0/50, mean normalised score 0.467 (40 seeds tray ``nut_b``, 10 lift it off
+but run out of time before the tray; ``nut_a`` is never reached). Ways on: a shorter
 thread or a longer episode (task changes), faster strokes in the ``ee_pose_twist``
 action mode (feed-forward twists remove the IK's lag), or a grasp that turns the knob
 with joint 7 (forearm vertical).
