@@ -1,9 +1,10 @@
-"""``UnscrewByHand`` with knobs: the prop's knob kind and the (unregistered) ratcheting expert.
+"""``UnscrewByHand`` with knobs: the prop's knob kind and the registered ratcheting expert.
 
 Claims are checked as behaviour: the task builds round knobs whose grip point is on their
 axis; a knob left alone, or with the hand near it but not touching it, does not turn; the
 expert's pinch turns it by contact only (one wrist stroke unscrews it while the pads
-touch it, and it stops when they let go); runs are deterministic.
+touch it, and it stops when they let go); whole episodes succeed within the registered
+limit; runs are deterministic.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import mujoco
 import numpy as np
 import pytest
 
+from handitl.agents.experts import expert_for
 from handitl.agents.experts.unscrew import UnscrewByHandExpert
 from handitl.assets.props import assembly as ap
-from handitl.envs import make_env
+from handitl.envs import make_env, task_entry
 from handitl.envs.rotations import quat_from_mat
 from handitl.envs.tasks.unscrew import NUTS
 from tests.envs.expert_steps import run_until
@@ -158,3 +160,26 @@ def test_segment_pivot_turns_the_palm_about_a_point() -> None:
     np.testing.assert_allclose(expert._blend(a, b, 1.0, segment.pivots)[side].pos, b[side].pos, atol=1e-9)
     mid = expert._blend(a, b, 0.5)[side].pos
     np.testing.assert_allclose(mid, 0.5 * (a[side].pos + b[side].pos), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [2, 8])
+def test_registered_expert_trays_both_knobs(seed: int) -> None:
+    """``expert_for`` gives the ratcheting expert, which unscrews, removes and trays both
+    knobs (every stage, success, normalised score 1) within the registered episode
+    limit, each knob 0.5 to 0.75 turn from the top of its quick-action thread."""
+    env, u = _env()
+    expert = expert_for(env)
+    assert isinstance(expert, UnscrewByHandExpert)
+    obs, info = env.reset(seed=seed)
+    expert.reset()
+    for nut in NUTS:
+        left = ap.THREAD_TURNS - u.task.thread(nut).turn(u.data) / (2 * math.pi)
+        assert 0.5 <= left <= 0.75
+    limit = task_entry("UnscrewByHand").max_episode_steps
+    assert limit == 5000
+    for _ in range(limit):
+        obs, _, terminated, truncated, info = env.step(expert(obs))
+        if terminated or truncated:
+            break
+    assert info["success"] and not info["failure"]
+    assert all(info["stages"].values()) and info["normalized_score"] == 1.0

@@ -15,7 +15,8 @@ at :data:`FASTENER_Y`; the block's +y end is left free for the steadying hand. T
 Thread model (physics_notes.md, "screw thread"): under each fastener a massless-looking
 *thread carrier* body ``<name>_thread`` hangs from the block on a hinge ``<name>_turn``
 and a slide ``<name>_rise`` along the stud's axis (+z), coupled by a joint equality
-``<name>_coupling`` (``rise = pitch / (2 pi) * turn``, a right-hand thread: turning
+``<name>_coupling`` (``rise = pitch / (2 pi) * turn``, ``pitch`` the lead of a two-start
+quick-action thread, :data:`THREAD_PITCH`, a right-hand thread: turning
 counter-clockwise seen from above, +turn, unscrews and raises it). The fastener itself is
 a free body ``<name>`` welded to its carrier by the weld equality ``<name>_engaged``. At
 the top of the thread (the slide at :data:`THREAD_TRAVEL`, its upper limit),
@@ -61,12 +62,17 @@ BASE_GEOM = "assembly_base"
 # ---------------------------------------------------------------------------------------
 # Thread (coarse, quick-release thread of a hand knob)
 # ---------------------------------------------------------------------------------------
-THREAD_PITCH = 0.0025
-"""Thread pitch, m per turn (M20 coarse pitch: a quick hand-knob thread)."""
-THREAD_TURNS = 1.5
-"""Turns from the seated nut to the top of the thread (engaged length / pitch)."""
+THREAD_PITCH = 0.005
+"""Thread lead, m of rise per turn: a two-start quick-action thread of 2.5 mm pitch (M20
+coarse) advances 5 mm per turn (quick-action knob threads, e.g. Tr 16x8 P4, advance
+8 mm). Was 2.5 mm (a single-start thread, 1.5 turns): the hand's wrist strokes turn a
+knob ~0.22 turn each, so 1 to 1.5 turns took 5 to 7 strokes (~40 s) per knob and two
+knobs did not fit in an episode; with this lead the same 3.75 mm travel takes 0.75 turn."""
+THREAD_TURNS = 0.75
+"""Turns from the seated nut to the top of the thread (engaged length / lead; was 1.5,
+see :data:`THREAD_PITCH`)."""
 THREAD_TRAVEL = THREAD_PITCH * THREAD_TURNS
-"""Rise from seated to the top of the thread, m (3.75 mm)."""
+"""Rise from seated to the top of the thread, m (3.75 mm, unchanged)."""
 THREAD_ARMATURE = 1e-3
 """Hinge armature, kg m^2 (physics_notes: 1e-3; smaller lets the coupling ring)."""
 THREAD_FRICTIONLOSS = 0.01

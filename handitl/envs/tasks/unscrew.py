@@ -3,7 +3,8 @@
 A base block fixed to the table (:mod:`handitl.assets.props.assembly`) carries two
 knurled thumb knobs (kind ``knob``: 32 mm across, 22 mm tall, round, so a pinch across
 the diameter grips them at any yaw) on studs, ``nut_a`` (outer, -y) and ``nut_b``; each
-sits 1 to 1.5 turns from the top of a 2.5 mm-pitch thread. The left hand steadies the
+sits 0.5 to 0.75 turn from the top of a quick-action thread (two-start, 5 mm of rise
+per turn, 3.75 mm of travel). The left hand steadies the
 block by its free +y end; the right hand turns each knob counter-clockwise (seen from
 above) until it comes off the thread, lifts it off its stud and puts it in the tray to
 the right of the block. A hand turns a knob by ratcheting (pinch, turn the wrist, let go,
@@ -41,6 +42,16 @@ turning counts toward ``<nut>_loosened`` only while a left-hand geom touches the
 * Version history: v0, first release (knobs; a draft with wing nuts was never released:
   the palm-down pad pinch of a wing is reachable only over ~1.7 rad of pinch-axis yaw,
   less than a wing nut's half-turn symmetry, so some seeds offered no reachable grip).
+  Before release the knob draft was changed so that a scripted expert unscrews both
+  knobs within an episode: a wrist stroke turns a knob ~0.22 turn in ~6.6 s (the FR3's
+  joints move ~0.5 rad/s under the ``ee_pose`` mode's differential IK), and a knob 1 to
+  1.5 turns from the top of a 2.5 mm single-start thread took 5 to 7 strokes, so only
+  one knob fitted in 50 s. Now the thread is a two-start quick-action thread (5 mm per
+  turn, same 3.75 mm travel; :data:`~handitl.assets.props.assembly.THREAD_PITCH`), each
+  knob is seated 0.5 to 0.75 turn from the top (3 to 4 strokes), ``loosen_turns`` is
+  0.4 (it must stay below the 0.46 turn a knob 0.5 turn from the top turns before its
+  release) and the episode is 5000 steps (100 s, was 2500: two knobs of 3 to 4 strokes
+  each, lifted off and trayed, take 45 to 75 s).
 """
 
 from __future__ import annotations
@@ -77,8 +88,10 @@ class UnscrewByHandConfig:
     base_xy_high: tuple[float, float] = (0.58, 0.01)
     base_yaw_range: float = 0.15
     """The block's yaw (0: long axis along y) is uniform in +- this."""
-    loosen_turns: float = 0.5
-    """Steadied turns that count as loosened."""
+    loosen_turns: float = 0.4
+    """Steadied turns that count as loosened (was 0.5: a knob seated 0.5 turn from the
+    top is released after 0.46 turn, ``RELEASE_MARGIN`` before the top, so 0.5 could
+    not be reached)."""
     lift_clearance: float = 0.005
     """Height of a removed nut's underside above its stud's top, m."""
     fall_z: float = -0.05
@@ -154,9 +167,9 @@ class UnscrewByHand(Task):
         yaw = rng.uniform(-c.base_yaw_range, c.base_yaw_range)
         data.mocap_pos[self._base_mocap] = [xy[0], xy[1], 0.0]
         data.mocap_quat[self._base_mocap] = [math.cos(0.5 * yaw), 0.0, 0.0, math.sin(0.5 * yaw)]
-        # Each knob 1 to 1.5 turns from the top (a round knob looks the same at any angle).
+        # Each knob 0.5 to 0.75 turn from the top (a round knob looks the same at any angle).
         for t in self._threads:
-            t.seat(model, data, rng.uniform(0.0, math.pi))
+            t.seat(model, data, rng.uniform(0.0, 0.5 * math.pi))
         self._latched = dict.fromkeys(STAGES, False)
         self._steady_turn = dict.fromkeys(NUTS, 0.0)
         self._last_turn = {n: t.turn(data) for n, t in zip(NUTS, self._threads)}
