@@ -14,6 +14,7 @@ _EXPERTS = {
     "PickUpDrill": ("handitl.agents.experts.drill", "PickUpDrillExpert"),
     "BreadClip": ("handitl.agents.experts.bread_clip", "BreadClipExpert"),
     "PickAndPlaceParts": ("handitl.agents.experts.parts", "PickAndPlacePartsExpert"),
+    "UnscrewByHand": ("handitl.agents.experts.unscrew", "UnscrewByHandExpert"),
     "UnscrewWithDrill": ("handitl.agents.experts.unscrew_drill", "UnscrewWithDrillExpert"),
 }
 

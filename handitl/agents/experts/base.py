@@ -57,6 +57,14 @@ class Segment:
         targets: per side, the targets at the end of the move.
         until: after the move, wait until this holds (None: go on at once).
         timeout: most seconds to wait for ``until`` before giving up the plan.
+        pivots: per side, a world point (3,) the palm's position turns about with its
+            orientation during the move (None: the position moves in a straight line).
+            The turn is the slerp's rotation from the start orientation; whatever the
+            turned start position misses of the target position is added in a straight
+            line. A palm orbiting a knob's axis while it turns the knob is one move.
+        lead: s the targets run ahead of the plan's clock during the move: a feed-forward
+            for the arm servos' lag (~0.1 s, :class:`~handitl.envs.controllers.DifferentialIK`)
+            on fast moves that must stay on their path (``intent`` ignores it).
     """
 
     name: str
@@ -64,6 +72,8 @@ class Segment:
     targets: dict[Side, SideTarget]
     until: Condition | None = None
     timeout: float = 3.0
+    pivots: dict[Side, np.ndarray] | None = None
+    lead: float = 0.0
 
 
 @dataclasses.dataclass
@@ -89,6 +99,19 @@ def slerp(q0: np.ndarray, q1: np.ndarray, s: float) -> np.ndarray:
         return q / np.linalg.norm(q)
     theta = math.acos(dot)
     return (math.sin((1 - s) * theta) * q0 + math.sin(s * theta) * q1) / math.sin(theta)
+
+
+def _relative(q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
+    """World-frame rotation (w, x, y, z) taking orientation q0 to q1: q1 q0^-1."""
+    w0, v0 = q0[0], -np.asarray(q0[1:])
+    w1, v1 = q1[0], np.asarray(q1[1:])
+    return np.array([w1 * w0 - v1 @ v0, *(w1 * v0 + w0 * v1 + np.cross(v1, v0))])
+
+
+def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """v rotated by the unit quaternion q (w, x, y, z)."""
+    w, u = q[0], np.asarray(q[1:])
+    return v + 2.0 * np.cross(u, np.cross(u, v) + w * v)
 
 
 class ScriptedExpert(abc.ABC):
@@ -175,10 +198,10 @@ class ScriptedExpert(abc.ABC):
             return {s: {"palm_pos": p.pos, "palm_quat": p.quat, "hand_q": p.hand_q}
                     for s, p in self._start.items()}  # fmt: skip
         previous_t, previous = 0.0, self._start
-        for end_t, poses in self._keyframes:
+        for index, (end_t, poses) in enumerate(self._keyframes):
             if t <= end_t:
                 s = min_jerk((t - previous_t) / max(end_t - previous_t, 1e-9))
-                out = self._blend(previous, poses, s)
+                out = self._blend(previous, poses, s, self._segments[index].pivots)
                 return {k: {"palm_pos": p.pos, "palm_quat": p.quat, "hand_q": p.hand_q}
                         for k, p in out.items()}  # fmt: skip
             previous_t, previous = end_t, poses
@@ -212,11 +235,22 @@ class ScriptedExpert(abc.ABC):
         return keyframes
 
     @staticmethod
-    def _blend(a: dict[Side, _Pose], b: dict[Side, _Pose], s: float) -> dict[Side, _Pose]:
-        return {side: _Pose(a[side].pos + s * (b[side].pos - a[side].pos),
-                            slerp(a[side].quat, b[side].quat, s),
-                            a[side].hand_q + s * (b[side].hand_q - a[side].hand_q))
-                for side in SIDES}  # fmt: skip
+    def _blend(a: dict[Side, _Pose], b: dict[Side, _Pose], s: float,
+               pivots: dict[Side, np.ndarray] | None = None) -> dict[Side, _Pose]:  # fmt: skip
+        out = {}
+        for side in SIDES:
+            p, q = a[side], b[side]
+            quat = slerp(p.quat, q.quat, s)
+            pivot = None if pivots is None else pivots.get(side)
+            if pivot is None:
+                pos = p.pos + s * (q.pos - p.pos)
+            else:
+                # Turned start position at s and at the end; the rest in a straight line.
+                arm = p.pos - pivot
+                turned_end = pivot + _rotate(_relative(p.quat, slerp(p.quat, q.quat, 1.0)), arm)
+                pos = pivot + _rotate(_relative(p.quat, quat), arm) + s * (q.pos - turned_end)
+            out[side] = _Pose(pos, quat, p.hand_q + s * (q.hand_q - p.hand_q))
+        return out
 
     def _segment_poses(self, index: int) -> tuple[dict[Side, _Pose], dict[Side, _Pose]]:
         start = self._start if index == 0 else self._keyframes[index - 1][1]
@@ -229,7 +263,8 @@ class ScriptedExpert(abc.ABC):
             start, end = self._segment_poses(self._index)
             elapsed = (now - self._segment_start) / self.time_scale
             if elapsed < segment.duration:
-                return self._blend(start, end, min_jerk(elapsed / segment.duration))
+                s = min_jerk(min(elapsed + segment.lead, segment.duration) / segment.duration)
+                return self._blend(start, end, s, segment.pivots)
             if segment.until is not None and not segment.until(self.env):
                 if self._waiting_since is None:
                     self._waiting_since = now

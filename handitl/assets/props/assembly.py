@@ -2,17 +2,21 @@
 
 The base block is fixed to the table (a mocap body ``assembly``: the task poses it at
 reset, nothing can push it). Two fasteners sit on its top face along its long (y) axis,
-at :data:`FASTENER_Y`; the block's +y end is left free for the steadying hand. Two kinds:
+at :data:`FASTENER_Y`; the block's +y end is left free for the steadying hand. Three kinds:
 
 * ``wing_nut``: a wing nut (hub and two wings) on a stud standing out of the block, turned
   by hand: two fingertip pads pinch one wing across its thickness;
+* ``knob``: a round knurled thumb knob (a 16-sided prism, :data:`KNOB_DIAMETER` across)
+  on the same stud, turned by hand: two fingertip pads pinch it across its diameter, at
+  any yaw (used by the UnscrewByHand task);
 * ``screw``: a slotted cheese-head screw in the block, turned by a drill bit in its slot
   (the drill-driving logic belongs to the drill task).
 
 Thread model (physics_notes.md, "screw thread"): under each fastener a massless-looking
 *thread carrier* body ``<name>_thread`` hangs from the block on a hinge ``<name>_turn``
 and a slide ``<name>_rise`` along the stud's axis (+z), coupled by a joint equality
-``<name>_coupling`` (``rise = pitch / (2 pi) * turn``, a right-hand thread: turning
+``<name>_coupling`` (``rise = pitch / (2 pi) * turn``, ``pitch`` the lead of a two-start
+quick-action thread, :data:`THREAD_PITCH`, a right-hand thread: turning
 counter-clockwise seen from above, +turn, unscrews and raises it). The fastener itself is
 a free body ``<name>`` welded to its carrier by the weld equality ``<name>_engaged``. At
 the top of the thread (the slide at :data:`THREAD_TRAVEL`, its upper limit),
@@ -25,7 +29,9 @@ hole are not modelled); a nut still rests on the block's top face.
 Frames: assembly frame ``assembly`` at the centre of the block's underside on the table,
 +z up, +y along the block. A fastener's frame: origin on its axis at its seating face
 (the nut's underside, the screw head's underside), +z up its axis. Site
-``<name>_grip`` marks the pinch point of a wing (wing nut) or the slot's centre (screw).
+``<name>_grip`` marks the pinch point of a wing (wing nut), the pinch point on the knob's
+axis (knob: the pads' midpoint in a pinch across its diameter) or the slot's centre
+(screw).
 
 Units: m, kg, rad.
 """
@@ -56,12 +62,17 @@ BASE_GEOM = "assembly_base"
 # ---------------------------------------------------------------------------------------
 # Thread (coarse, quick-release thread of a hand knob)
 # ---------------------------------------------------------------------------------------
-THREAD_PITCH = 0.0025
-"""Thread pitch, m per turn (M20 coarse pitch: a quick hand-knob thread)."""
-THREAD_TURNS = 1.5
-"""Turns from the seated nut to the top of the thread (engaged length / pitch)."""
+THREAD_PITCH = 0.005
+"""Thread lead, m of rise per turn: a two-start quick-action thread of 2.5 mm pitch (M20
+coarse) advances 5 mm per turn (quick-action knob threads, e.g. Tr 16x8 P4, advance
+8 mm). Was 2.5 mm (a single-start thread, 1.5 turns): the hand's wrist strokes turn a
+knob ~0.22 turn each, so 1 to 1.5 turns took 5 to 7 strokes (~40 s) per knob and two
+knobs did not fit in an episode; with this lead the same 3.75 mm travel takes 0.75 turn."""
+THREAD_TURNS = 0.75
+"""Turns from the seated nut to the top of the thread (engaged length / lead; was 1.5,
+see :data:`THREAD_PITCH`)."""
 THREAD_TRAVEL = THREAD_PITCH * THREAD_TURNS
-"""Rise from seated to the top of the thread, m (3.75 mm)."""
+"""Rise from seated to the top of the thread, m (3.75 mm, unchanged)."""
 THREAD_ARMATURE = 1e-3
 """Hinge armature, kg m^2 (physics_notes: 1e-3; smaller lets the coupling ring)."""
 THREAD_FRICTIONLOSS = 0.01
@@ -104,6 +115,22 @@ WING_GRIP_RADIUS = 0.018
 WING_GRIP_HEIGHT = 0.022
 """Height of the pinch point above the nut's underside, m."""
 NUT_MASS = 0.020
+"""kg (physics_notes: give pinched parts 10-20 g)."""
+
+# ---------------------------------------------------------------------------------------
+# Knurled thumb knob (DIN 6303 style, on the wing nut's stud)
+# ---------------------------------------------------------------------------------------
+KNOB_DIAMETER = 0.032
+"""Knob width across the flats of its 16-sided knurled prism, m (DIN 6303 size 32)."""
+KNOB_SIDES = 16
+"""Sides of the prism (8 turned boxes): a pad meets one or two flats at any yaw."""
+KNOB_HEIGHT = 0.022
+"""Knob height, m (the 24 mm stud shows 1.5 mm through its threaded insert when seated)."""
+KNOB_GRIP_HEIGHT = 0.0175
+"""Height of the pinch point (on the axis) above the knob's underside, m: with the pads
+there, the thumb's cap, 15 mm below the pads' centre in the palm-down pinch, stays
+above the block's top."""
+KNOB_MASS = 0.020
 """kg (physics_notes: give pinched parts 10-20 g)."""
 
 # ---------------------------------------------------------------------------------------
@@ -173,11 +200,15 @@ RGBA_TRAY = (0.30, 0.55, 0.75, 1.0)
 
 WING_NUT = "wing_nut"
 SCREW = "screw"
-KINDS = (WING_NUT, SCREW)
+KNOB = "knob"
+KINDS = (WING_NUT, SCREW, KNOB)
+_ON_STUD = (WING_NUT, KNOB)
+"""Kinds that sit on a stud standing out of the block (the others are screwed into it)."""
 
 RGBA_BASE = (0.55, 0.57, 0.60, 1.0)
 RGBA_STUD = (0.75, 0.77, 0.80, 1.0)
-RGBA = {WING_NUT: (0.95, 0.55, 0.10, 1.0), SCREW: (0.80, 0.80, 0.35, 1.0)}
+RGBA = {WING_NUT: (0.95, 0.55, 0.10, 1.0), SCREW: (0.80, 0.80, 0.35, 1.0),
+        KNOB: (0.12, 0.12, 0.13, 1.0)}
 _RGBA_DARK = (0.10, 0.10, 0.11, 1.0)
 
 
@@ -257,6 +288,11 @@ def _build_wing_nut(body: mujoco.MjsBody, name: str) -> None:
                   size=[0.002, 0, 0], group=4)  # fmt: skip
 
 
+def _build_knob(body: mujoco.MjsBody, name: str) -> None:
+    _prism(body, f"{name}_body", KNOB_SIDES, KNOB_DIAMETER, 0.0, KNOB_HEIGHT, KNOB_MASS, RGBA[KNOB])
+    body.add_site(name=f"{name}_grip", pos=[0.0, 0.0, KNOB_GRIP_HEIGHT], size=[0.002, 0, 0], group=4)
+
+
 def _build_screw(body: mujoco.MjsBody, name: str) -> None:
     h, d, w = SCREW_HEAD_HEIGHT, SCREW_SLOT_DEPTH, SCREW_SLOT_WIDTH
     r = 0.5 * SCREW_HEAD_ACROSS_FLATS
@@ -308,7 +344,7 @@ def _add_fastener(spec: mujoco.MjSpec, base: mujoco.MjsBody, name: str, kind: st
     # here as if the base were at the origin; reset seats it (ThreadBinding.seat).
     fastener = spec.worldbody.add_body(name=n.body, pos=pos, quat=quat)
     fastener.add_freejoint(name=n.freejoint)
-    (_build_wing_nut if kind == WING_NUT else _build_screw)(fastener, name)
+    {WING_NUT: _build_wing_nut, KNOB: _build_knob, SCREW: _build_screw}[kind](fastener, name)
     coupling = [0.0, pitch / (2 * math.pi)] + [0.0] * (mujoco.mjNEQDATA - 2)
     spec.add_equality(name=n.coupling, type=mujoco.mjtEq.mjEQ_JOINT, name1=n.rise_joint,
                       name2=n.turn_joint, data=coupling,
@@ -337,10 +373,10 @@ def add_assembly(spec: mujoco.MjSpec, kind: str = WING_NUT,
                          size=[hx, hy, hz], rgba=list(RGBA_BASE))  # fmt: skip
     cc.set_object_contact(geom)
     base.add_site(name="assembly_steady", pos=[0.0, STEADY_Y, top], size=[0.003, 0, 0], group=4)
-    seat = top + SEAT_GAP if kind == WING_NUT else top
+    seat = top + SEAT_GAP if kind in _ON_STUD else top
     thread = (SCREW_THREAD if kind == SCREW else (THREAD_PITCH, THREAD_TURNS, THREAD_FRICTIONLOSS))
     return {name: _add_fastener(spec, base, name, kind, [0.0, y, seat], [1.0, 0.0, 0.0, 0.0],
-                                thread, stud=kind == WING_NUT)
+                                thread, stud=kind in _ON_STUD)
             for name, y in zip(names, FASTENER_Y)}  # fmt: skip
 
 

@@ -1,40 +1,57 @@
-"""``HandITL/UnscrewByHand-v0``: steady an assembly, unscrew its two wing nuts, tray them.
+"""``HandITL/UnscrewByHand-v0``: steady an assembly, unscrew its two knobs, tray them.
 
-A base block fixed to the table (:mod:`handitl.assets.props.assembly`) carries two wing
-nuts on studs, ``nut_a`` (outer, -y) and ``nut_b``; each sits 1 to 1.5 turns from the top
-of a 2.5 mm-pitch thread. The left hand steadies the block by its free +y end; the right
-hand turns each nut counter-clockwise (seen from above) until it comes off the thread,
-lifts it off its stud and puts it in the tray to the right of the block. Nuts are turned
-and held only by contact (the thread is a coupled hinge + slide; a nut's weld to its
-thread is released by the prop at the top of the thread, never by a hand).
+A base block fixed to the table (:mod:`handitl.assets.props.assembly`) carries two
+knurled thumb knobs (kind ``knob``: 32 mm across, 22 mm tall, round, so a pinch across
+the diameter grips them at any yaw) on studs, ``nut_a`` (outer, -y) and ``nut_b``; each
+sits 0.5 to 0.75 turn from the top of a quick-action thread (two-start, 5 mm of rise
+per turn, 3.75 mm of travel). The left hand steadies the
+block by its free +y end; the right hand turns each knob counter-clockwise (seen from
+above) until it comes off the thread, lifts it off its stud and puts it in the tray to
+the right of the block. A hand turns a knob by ratcheting (pinch, turn the wrist, let go,
+turn back), as a person does with a stiff knob. Knobs are turned and held only by contact
+(the thread is a coupled hinge + slide; a knob's weld to its thread is released by the
+prop at the top of the thread, never by a hand).
 
 Steadying: the block is fixed (a real fixture would be clamped, and a loose block would
-make the benchmark test pushing, not unscrewing), so steadying is scored instead: a nut's
+make the benchmark test pushing, not unscrewing), so steadying is scored instead: a knob's
 turning counts toward ``<nut>_loosened`` only while a left-hand geom touches the block.
 
 * Action: any :class:`~handitl.envs.actions.ActionMode`; both arms are used.
 * Task state (27): the assembly's pose (block-underside centre, position m and
-  quaternion w, x, y, z, world frame, 7); per nut, in order ``nut_a``, ``nut_b``: its pose
-  (underside centre on its axis, 7), thread angle (rad, + unscrewing), thread rise (m),
-  engaged (1 while on its thread, else 0).
+  quaternion w, x, y, z, world frame, 7); per knob, in order ``nut_a``, ``nut_b``: its
+  pose (underside centre on its axis, 7), thread angle (rad, + unscrewing), thread rise
+  (m), engaged (1 while on its thread, else 0).
 * Reward terms (each a kernel in [0, 1] times its weight; the reward is their sum):
-  ``reach`` (0.1, the right thumb-index pad midpoint to the current nut's wing grip point),
-  ``steady`` (0.1, a left-hand geom touches the block), ``turn`` (0.2, the current nut's
-  rise over the thread's travel, 1 once released), ``place`` (0.1, a removed nut's
+  ``reach`` (0.1, the right thumb-index pad midpoint to the current knob's grip point, on
+  its axis at the pinch height), ``steady`` (0.1, a left-hand geom touches the block),
+  ``turn`` (0.2, the current knob's
+  rise over the thread's travel, 1 once released), ``place`` (0.1, a removed knob's
   horizontal distance to the tray's centre while held), ``progress`` (0.5, the
-  normalised score). The current nut is the first not yet in the tray. Once both are in
+  normalised score). The current knob is the first not yet in the tray. Once both are in
   the tray each term is at its weight (reward 1).
-* Stages (one sub-task per nut, latched, in order): ``<nut>_loosened`` (turned by at least
-  ``loosen_turns`` while the left hand touched the block), ``<nut>_removed`` (after
+* Stages (one sub-task per knob, latched, in order): ``<nut>_loosened`` (turned by at
+  least ``loosen_turns`` while the left hand touched the block), ``<nut>_removed`` (after
   loosened: off its thread, pinched by the right thumb and a finger, its underside at least
   ``lift_clearance`` above the stud's top and touching neither block nor table),
   ``<nut>_in_tray`` (after removed: its centre of mass inside the tray's walls and below
-  their top, touching the tray and no robot geom). Score: one point per nut, a third per
-  stage; normalised score = score / 2. Success = both nuts in the tray.
-* Failure (before success): a nut fell off the table (underside below ``fall_z``).
-* ``before_step`` releases a nut from its thread once it reaches the top
+  their top, touching the tray and no robot geom). Score: one point per knob, a third per
+  stage; normalised score = score / 2. Success = both knobs in the tray.
+* Failure (before success): a knob fell off the table (underside below ``fall_z``).
+* ``before_step`` releases a knob from its thread once it reaches the top
   (:meth:`~handitl.assets.props.assembly.ThreadBinding.release_if_unscrewed`).
-* Version history: v0, first release.
+* Version history: v0, first release (knobs; a draft with wing nuts was never released:
+  the palm-down pad pinch of a wing is reachable only over ~1.7 rad of pinch-axis yaw,
+  less than a wing nut's half-turn symmetry, so some seeds offered no reachable grip).
+  Before release the knob draft was changed so that a scripted expert unscrews both
+  knobs within an episode: a wrist stroke turns a knob ~0.22 turn in ~6.6 s (the FR3's
+  joints move ~0.5 rad/s under the ``ee_pose`` mode's differential IK), and a knob 1 to
+  1.5 turns from the top of a 2.5 mm single-start thread took 5 to 7 strokes, so only
+  one knob fitted in 50 s. Now the thread is a two-start quick-action thread (5 mm per
+  turn, same 3.75 mm travel; :data:`~handitl.assets.props.assembly.THREAD_PITCH`), each
+  knob is seated 0.5 to 0.75 turn from the top (3 to 4 strokes), ``loosen_turns`` is
+  0.4 (it must stay below the 0.46 turn a knob 0.5 turn from the top turns before its
+  release) and the episode is 5000 steps (100 s, was 2500: two knobs of 3 to 4 strokes
+  each, lifted off and trayed, take 45 to 75 s).
 """
 
 from __future__ import annotations
@@ -71,8 +88,10 @@ class UnscrewByHandConfig:
     base_xy_high: tuple[float, float] = (0.58, 0.01)
     base_yaw_range: float = 0.15
     """The block's yaw (0: long axis along y) is uniform in +- this."""
-    loosen_turns: float = 0.5
-    """Steadied turns that count as loosened."""
+    loosen_turns: float = 0.4
+    """Steadied turns that count as loosened (was 0.5: a knob seated 0.5 turn from the
+    top is released after 0.46 turn, ``RELEASE_MARGIN`` before the top, so 0.5 could
+    not be reached)."""
     lift_clearance: float = 0.005
     """Height of a removed nut's underside above its stud's top, m."""
     fall_z: float = -0.05
@@ -96,9 +115,9 @@ class UnscrewByHand(Task):
     # --- model ------------------------------------------------------------------------------
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
-        ap.add_assembly(spec, ap.WING_NUT, NUTS)
+        ap.add_assembly(spec, ap.KNOB, NUTS)
         ap.add_tray(spec)
-        # A close-up of the block, nuts and tray from the far side of the table.
+        # A close-up of the block, knobs and tray from the far side of the table.
         eye, target = np.array([0.95, -0.12, 0.38]), np.array([0.54, -0.12, 0.03])
         forward = (target - eye) / np.linalg.norm(target - eye)
         right = np.cross(forward, [0.0, 0.0, 1.0])
@@ -148,9 +167,9 @@ class UnscrewByHand(Task):
         yaw = rng.uniform(-c.base_yaw_range, c.base_yaw_range)
         data.mocap_pos[self._base_mocap] = [xy[0], xy[1], 0.0]
         data.mocap_quat[self._base_mocap] = [math.cos(0.5 * yaw), 0.0, 0.0, math.sin(0.5 * yaw)]
-        # Each nut 1 to 1.5 turns from the top; the wing nut looks the same every half turn.
+        # Each knob 0.5 to 0.75 turn from the top (a round knob looks the same at any angle).
         for t in self._threads:
-            t.seat(model, data, rng.uniform(0.0, math.pi))
+            t.seat(model, data, rng.uniform(0.0, 0.5 * math.pi))
         self._latched = dict.fromkeys(STAGES, False)
         self._steady_turn = dict.fromkeys(NUTS, 0.0)
         self._last_turn = {n: t.turn(data) for n, t in zip(NUTS, self._threads)}
