@@ -77,7 +77,8 @@ class Hinge:
 
     All candidates near their threshold are passed, violated or not: the solver's step
     minimises their one-sided linearisation (see ``BoxLeastSquares._step``), so a step
-    cannot jump into a collision the current point does not yet see (``shared/docs/retarget_notes.md``: otherwise 35-42% of frames end > 1%
+    cannot jump into a collision the current point does not yet see
+    (``shared/docs/retarget_notes.md``: otherwise 35-42% of frames end > 1%
     suboptimal).
 
     Attributes:
