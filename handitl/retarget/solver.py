@@ -127,9 +127,27 @@ class Evaluation:
         return cls(cost, H, g, hinges)
 
 
-BlockFunction = Callable[[np.ndarray], "list[Block | Hinge] | Evaluation"]
-"""Evaluates the cost at a joint vector: a list of blocks and hinges, or (fast path,
-for hot retargeters) an :class:`Evaluation` computed directly."""
+@dataclasses.dataclass(frozen=True)
+class LazyEvaluation:
+    """A cost evaluated at q whose Gauss-Newton model is built only when the solver needs
+    it: trial points that are rejected, or that end the solve (about half of them on
+    operator streams), never pay for Jacobians.
+
+    The solver calls ``model`` right after accepting q, before it evaluates anywhere else,
+    so ``model`` may read state the evaluation left behind (the kinematics at q).
+
+    Attributes:
+        cost: the full cost at q (hinge penalties included).
+        model: builds the :class:`Evaluation` at the same q (with the same cost).
+    """
+
+    cost: float
+    model: Callable[[], Evaluation]
+
+
+BlockFunction = Callable[[np.ndarray], "list[Block | Hinge] | Evaluation | LazyEvaluation"]
+"""Evaluates the cost at a joint vector: a list of blocks and hinges, or (fast paths,
+for hot retargeters) an :class:`Evaluation` computed directly or a :class:`LazyEvaluation`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,15 +198,17 @@ class BoxLeastSquares:
         q = np.minimum(np.maximum(np.asarray(q0, dtype=np.float64), self.lower), self.upper)
         n = len(q)
 
-        def evaluate(x: np.ndarray) -> Evaluation:
+        def evaluate(x: np.ndarray) -> Evaluation | LazyEvaluation:
             result = blocks(x)
-            return result if isinstance(result, Evaluation) else Evaluation.of(result, n)
+            return result if isinstance(result, (Evaluation, LazyEvaluation)) else Evaluation.of(result, n)
 
         current = evaluate(q)
         cost = current.cost
         damping = c.initial_damping
         iterations = max_iterations if max_iterations is not None else c.max_iterations
         for it in range(1, iterations + 1):
+            if isinstance(current, LazyEvaluation):
+                current = current.model()  # q was the last point evaluated (see LazyEvaluation)
             H, g = current.H.copy(), current.g
             hinges = [h for h in current.hinges if h.weight > 0.0]  # weight 0: no term
             # Marquardt damping: scaled by the curvature already there, so one factor
