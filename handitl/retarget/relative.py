@@ -104,6 +104,7 @@ class RelativeRetargeter:
         self._thumb_row = fingers.index("thumb")
         # d_i per robot finger: the thumb uses its closest opposing finger.
         self._distance_rows = np.array([fingers.index(f) for f in fingers if f != "thumb"])
+        self._distance_list = self._distance_rows.tolist()
         self._solver = BoxLeastSquares(kinematics.q_lower, kinematics.q_upper, c.solver)
         self._safety_pairs = self._select_safety_pairs()
         # Sites of the cost: every fingertip, then the pads of the thumb and the opposing
@@ -150,10 +151,15 @@ class RelativeRetargeter:
         pairs = k.pair_distances()
         thresholds = np.full(len(k.collision_pairs), self.config.safety_distance)
         np.minimum.at(thresholds, pairs.pair_index, pairs.distance)
-        self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0,
-                               robot_opposition=pads0[self._opp_rows] - pads0[self._thumb_row],
+        opposition0 = pads0[self._opp_rows] - pads0[self._thumb_row]
+        offset = np.concatenate([tips0 - human.tips, opposition0 - human.opposition])
+        # Per collision pair: its hinge threshold, or -inf where the safety term skips it
+        # (so the cost needs no mask: max(0, -inf - d) = 0).
+        hinge_threshold = np.where(self._safety_pairs, thresholds, -np.inf)
+        self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0, robot_opposition=opposition0,
                                activation=smoothstep(self._pinch_progress(human.thumb_distance)),
-                               safety_threshold=thresholds)  # fmt: skip
+                               safety_threshold=thresholds, offset=offset,
+                               hinge_threshold=hinge_threshold)  # fmt: skip
         self._q_prev = q0.copy()
 
     def retarget(self, human: HandState, solver: SolverConfig | None = None) -> RetargetResult:
@@ -188,13 +194,13 @@ class RelativeRetargeter:
         # Gates from the human's thumb-finger distances (human metres). The vectors have
         # 2-5 entries: plain Python floats beat numpy's per-call overhead here.
         scale, span = self.keys.alignment.scale, c.gate_open - c.gate_close
-        thumb = human.tips[self._thumb_row]
-        finger_d = (np.sqrt(((human.tips[self._distance_rows] - thumb) ** 2).sum(axis=1)) / scale).tolist()
+        gap = human.tips[self._distance_rows] - human.tips[self._thumb_row]
+        finger_d = (np.sqrt(np.einsum("ij,ij->i", gap, gap)) / scale).tolist()
         beta = [0.0] * len(human.tips)
-        for row, d in zip(self._distance_rows.tolist(), finger_d):
+        for row, d in zip(self._distance_list, finger_d):
             openness = _smooth((d - c.gate_close) / span)
             beta[row] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
-        beta[self._thumb_row] = min(beta[r] for r in self._distance_rows.tolist())
+        beta[self._thumb_row] = min(beta[r] for r in self._distance_list)
         omega, alpha = [], []
         pinch_span = c.pinch_release - c.pinch_distance
         for d, anchored in zip(human.thumb_distance.tolist(), a.activation.tolist()):
@@ -202,12 +208,11 @@ class RelativeRetargeter:
                          * _smooth((d - c.gate_close) / span))  # fmt: skip
             activation = _smooth((d - c.pinch_distance) / pinch_span)
             alpha.append(min(1.0, activation / anchored) if anchored > 0.0 else 1.0)
-        opposition = a.robot_opposition + human.opposition - a.human.opposition
-        return _Targets(
-            target=np.concatenate([a.robot_tips + human.tips - a.human.tips,
-                                   opposition * np.array(alpha)[:, None]]),
-            weights=np.array(beta + omega),
-        )  # fmt: skip
+        # Anchor pose + the human's change since t0; opposition rows scaled by alpha.
+        target = np.concatenate([human.tips, human.opposition])
+        target += a.offset
+        target[len(human.tips):] *= np.array(alpha)[:, None]
+        return _Targets(target=target, weights=np.array(beta + omega))
 
     def _blocks(self, q: np.ndarray, t: _Targets) -> LazyEvaluation:
         """Eq. 2 at q: the cost now, its Gauss-Newton model on demand (the hot path: no
@@ -229,9 +234,7 @@ class RelativeRetargeter:
         dr = c.regularization_huber
         cost += c.regularization * (0.5 * nd * nd if nd <= dr else dr * (nd - 0.5 * dr))
         pair_index, distance = k.near_pairs()
-        used = self._safety_pairs[pair_index]
-        threshold = a.safety_threshold[pair_index[used]]
-        distance = distance[used]
+        threshold = a.hinge_threshold[pair_index]
         violation = np.maximum(threshold - distance, 0.0)
         cost += 0.5 * c.safety_weight * float(violation @ violation)
 
@@ -245,8 +248,10 @@ class RelativeRetargeter:
             H += wr * self._identity
             g += wr * d
             hinges = []
-            if len(distance):
-                hinges.append(Hinge(distance, k.near_pair_jacobian()[used], threshold, c.safety_weight))
+            used = threshold > -np.inf
+            if used.any():
+                hinges.append(Hinge(distance[used], k.near_pair_jacobian()[used], threshold[used],
+                                    c.safety_weight))  # fmt: skip
             return Evaluation(cost, H, g, hinges)
 
         return LazyEvaluation(cost, model)
@@ -260,6 +265,10 @@ class _Anchor:
     robot_opposition: np.ndarray
     activation: np.ndarray
     safety_threshold: np.ndarray
+    offset: np.ndarray
+    """(f + o, 3) robot anchor tips and oppositions minus the human's (target offset)."""
+    hinge_threshold: np.ndarray
+    """Per collision pair: the safety threshold, -inf for pairs the term leaves out."""
 
 
 @dataclasses.dataclass(frozen=True)

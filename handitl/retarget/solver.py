@@ -260,21 +260,36 @@ class BoxLeastSquares:
                     Ha += h.weight * (J.T @ J)
                     ga -= h.weight * (J.T @ (h.threshold[on] - h.value[on]))
         self._bounded_newton_step(Ha, ga, lower, upper)
-        if all(((h.value + h.jacobian @ self._result < h.threshold) == on).all()
-               for h, on in zip(hinges, active)):  # fmt: skip
+        J = np.concatenate([h.jacobian for h in hinges]) if hinges else np.zeros((0, len(g)))
+        a0 = np.concatenate([h.threshold - h.value for h in hinges]) if hinges else np.zeros(0)
+        on = np.concatenate(active) if hinges else np.zeros(0, dtype=bool)
+        predicted = J @ self._result < a0  # below threshold after the step
+        if (predicted == on).all():
             return
-        self._hinge_step(H, g, hinges, lower, upper)
-
-    def _hinge_step(self, H: np.ndarray, g: np.ndarray, hinges: list[Hinge], lower: np.ndarray,
-                    upper: np.ndarray) -> None:  # fmt: skip
-        """The one-sided hinge model solved as a box QP over (s, y) via
-        ``0.5 w max(0, a)^2 = min_{y >= 0} 0.5 w (a + y)^2`` with a = t - v - J s: convex
-        (positive definite, as H is), so ``mju_boxQP`` finds the minimiser; warm-started
-        at the last step with y = max(0, -a)."""
-        n = len(g)
-        J = np.concatenate([h.jacobian for h in hinges])
         w = np.concatenate([np.full(len(h.value), h.weight) for h in hinges])
-        a0 = np.concatenate([h.threshold - h.value for h in hinges])
+        self._hinge_step(H, g, J, w, a0, predicted | on, lower, upper)
+
+    def _hinge_step(self, H: np.ndarray, g: np.ndarray, J: np.ndarray, w: np.ndarray, a0: np.ndarray,
+                    include: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:  # fmt: skip
+        """The one-sided hinge model ``0.5 w max(0, a)^2``, a = a0 - J s, solved as a box QP
+        over (s, y) via ``0.5 w max(0, a)^2 = min_{y >= 0} 0.5 w (a + y)^2``: convex
+        (positive definite, as H is), so ``mju_boxQP`` finds the minimiser. Only the
+        ``include``d candidates get a slack; any other that the result violates is added
+        and the QP solved again, so the result minimises the whole model (a candidate
+        left out is inactive there: no cost, no gradient), with a QP of ~n + 3 instead of
+        n + 15-25 variables."""
+        while True:
+            self._hinge_qp(H, g, J[include], w[include], a0[include], lower, upper)
+            missing = (J @ self._result < a0) & ~include
+            if not missing.any():
+                return
+            include = include | missing
+
+    def _hinge_qp(self, H: np.ndarray, g: np.ndarray, J: np.ndarray, w: np.ndarray, a0: np.ndarray,
+                  lower: np.ndarray, upper: np.ndarray) -> None:  # fmt: skip
+        """One box QP over (s, y) into ``self._result``, warm-started at the last step
+        with y = max(0, -a)."""
+        n = len(g)
         m = n + len(w)
         wJ = w[:, None] * J
         Hx = np.empty((m, m))
@@ -292,8 +307,7 @@ class BoxLeastSquares:
         Hs = Hx * d[:, None] * d[None, :]
         xs = x / d
         mujoco.mju_boxQP(xs, np.zeros((m, m + 7)), None, Hs, gx * d, lo / d, hi / d)
-        x = xs * d
-        self._result[:] = x[:n]
+        self._result[:] = xs[:n] * d[:n]
 
     def _bounded_newton_step(self, H: np.ndarray, g: np.ndarray, lower: np.ndarray,
                              upper: np.ndarray) -> None:  # fmt: skip
