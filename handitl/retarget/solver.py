@@ -260,9 +260,11 @@ class BoxLeastSquares:
                     Ha += h.weight * (J.T @ J)
                     ga -= h.weight * (J.T @ (h.threshold[on] - h.value[on]))
         self._bounded_newton_step(Ha, ga, lower, upper)
-        J = np.concatenate([h.jacobian for h in hinges]) if hinges else np.zeros((0, len(g)))
-        a0 = np.concatenate([h.threshold - h.value for h in hinges]) if hinges else np.zeros(0)
-        on = np.concatenate(active) if hinges else np.zeros(0, dtype=bool)
+        if not hinges:
+            return
+        J = np.concatenate([h.jacobian for h in hinges])
+        a0 = np.concatenate([h.threshold - h.value for h in hinges])
+        on = np.concatenate(active)
         predicted = J @ self._result < a0  # below threshold after the step
         if (predicted == on).all():
             return
