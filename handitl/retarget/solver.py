@@ -197,6 +197,10 @@ class BoxLeastSquares:
         c = config or self.config
         q = np.minimum(np.maximum(np.asarray(q0, dtype=np.float64), self.lower), self.upper)
         n = len(q)
+        # mju_boxQP warm-starts from this buffer: cleared so that a solve depends only on
+        # its inputs, not on what this solver solved before (e.g. a reference solve a
+        # benchmark ran in between), down to the last bit.
+        self._result[:] = 0.0
 
         def evaluate(x: np.ndarray) -> Evaluation | LazyEvaluation:
             result = blocks(x)
