@@ -106,7 +106,7 @@ class Evaluation:
         cost: the full cost at q (hinge penalties included).
         H: (n, n) IRLS-weighted Gauss-Newton Hessian of the non-hinge terms.
         g: (n,) their gradient.
-        hinges: hinge candidate sets (handled by the solver's active-set step).
+        hinges: hinge candidate sets (the solver's step minimises their one-sided model).
     """
 
     cost: float
