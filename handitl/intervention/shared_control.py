@@ -31,8 +31,10 @@ IDENTITY_QUAT = np.array([1.0, 0.0, 0.0, 0.0])
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b of (w, x, y, z) quaternions."""
-    w1, x1, y1, z1 = a
-    w2, x2, y2, z2 = b
+    # Python floats: the same IEEE products and sums as on numpy scalars, at a third of
+    # the cost (several products per control tick and arm).
+    w1, x1, y1, z1 = map(float, a)
+    w2, x2, y2, z2 = map(float, b)
     return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
                      w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
                      w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,

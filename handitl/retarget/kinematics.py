@@ -15,6 +15,7 @@ collision-pair geoms, evaluated in one ``mj_collision`` call with a wide margin
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np
@@ -70,6 +71,7 @@ class HandKinematics:
         self.data = mujoco.MjData(self.model)
         m = self.model
         self.nq = m.nq
+        self._nv = m.nv
         # q vectors follow the description's joint order, which need not be MuJoCo's.
         joints = [m.joint(n) for n in desc.joint_names]
         self._qpos_idx = np.array([j.qposadr[0] for j in joints], dtype=np.intp)
@@ -204,6 +206,13 @@ class HandKinematics:
             out = out[:, :, self._dof_idx]
         return positions[:f], positions[f:], out[:f], out[f:]
 
+    def site_set(self, tips: Sequence[str], pads: Sequence[str]) -> SiteSet:
+        """The fingertip keypoint sites of the fingers ``tips``, then the pad sites of the
+        fingers ``pads``, as one :class:`SiteSet` (e.g. only the pads a cost uses)."""
+        pad_of = dict(zip(self.fingers, self._pad_sites))
+        ids = [self._tip_kp_sites[self.fingers.index(f)] for f in tips] + [pad_of[f] for f in pads]
+        return SiteSet(self, np.array(ids, dtype=np.intp))
+
     def site_jacobians(self, which: str) -> np.ndarray:
         """(f, 3, nq) positional Jacobians in the palm frame of ``"tips"`` or ``"pads"``."""
         sites = self._tip_kp_sites if which == "tips" else self._pad_sites
@@ -221,18 +230,57 @@ class HandKinematics:
         contact whose constraint row is exactly d(distance)/dq (checked against finite
         differences in the tests); only contacts exist (limits etc. are disabled here).
         """
+        index, distance = self.near_pairs()
+        return PairDistances(index, distance, self.near_pair_jacobian())
+
+    def near_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pair_index, distance) of :meth:`pair_distances` without the Jacobian, which
+        :meth:`near_pair_jacobian` reads afterwards at the same q (for a solver that only
+        needs the cost at most trial points)."""
         m, d = self.model, self.data
         mujoco.mj_collision(m, d)
         mujoco.mj_makeConstraint(m, d)
         n = d.nefc
-        geoms = d.contact.geom[d.efc_id[:n]]  # one struct access: each costs ~5 us
-        index = self._geom_to_pair[geoms[:, 0], geoms[:, 1]]
-        jacobian = d.efc_J[: n * m.nv].reshape(n, m.nv)
-        jacobian = jacobian.copy() if self._identity_order else jacobian[:, self._dof_idx]
-        return PairDistances(index, d.efc_pos[:n].copy(), jacobian)
+        geoms = d.contact.geom[d.efc_id[:n]]  # one struct access: each costs ~1.5-5 us
+        return self._geom_to_pair[geoms[:, 0], geoms[:, 1]], d.efc_pos[:n].copy()
+
+    def near_pair_jacobian(self) -> np.ndarray:
+        """(c, nq) d(distance)/dq of the pairs the last :meth:`near_pairs` returned, in
+        its order (the constraint rows it built; valid until q changes)."""
+        d, nv = self.data, self._nv
+        jacobian = d.efc_J[: d.nefc * nv].reshape(-1, nv)
+        return jacobian.copy() if self._identity_order else jacobian[:, self._dof_idx]
 
     def clip(self, q: np.ndarray) -> np.ndarray:
         return np.minimum(np.maximum(q, self.q_lower), self.q_upper)
+
+
+class SiteSet:
+    """A fixed list of sites of one hand: positions and Jacobians in the palm frame, with
+    the per-call work down to the MuJoCo calls (the retargeters query it every solver
+    iteration). Build it with :meth:`HandKinematics.site_set`."""
+
+    def __init__(self, kinematics: HandKinematics, site_ids: np.ndarray) -> None:
+        self.kinematics = kinematics
+        self.ids = site_ids
+        self._jac = np.zeros((len(site_ids), 3, kinematics.model.nv))
+        # Row views and plain ints, made once: indexing per call costs more than the call.
+        self._calls = [(row, int(site)) for row, site in zip(self._jac, site_ids)]
+
+    def positions(self) -> np.ndarray:
+        """(s, 3) site positions in the palm frame at the last ``set_q``, m (a new array)."""
+        k = self.kinematics
+        return k._to_palm(k.data.site_xpos[self.ids])
+
+    def jacobians(self) -> np.ndarray:
+        """(s, 3, nq) positional Jacobians in the palm frame, description joint order, at
+        the last ``set_q``. Returns a buffer that the next call overwrites."""
+        k = self.kinematics
+        m, d = k.model, k.data
+        for row, site in self._calls:
+            mujoco.mj_jacSite(m, d, row, None, site)
+        out = np.einsum("ji,fjk->fik", k._R_palm, self._jac) if k._rotate else self._jac
+        return out if k._identity_order else out[:, :, k._dof_idx]
 
 
 def _tip_index(finger: str) -> int:

@@ -30,13 +30,14 @@ the safety term by default: their contact is the pinch the grasping term asks fo
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from handitl.intervention.streams.frame import HandState
 from handitl.retarget.base import Alignment, KeyVectorExtractor, RetargetError, RetargetResult
 from handitl.retarget.kinematics import HandKinematics
-from handitl.retarget.solver import BoxLeastSquares, Evaluation, Hinge, SolverConfig
+from handitl.retarget.solver import BoxLeastSquares, Evaluation, Hinge, LazyEvaluation, SolverConfig
 
 
 def _smooth(x: float) -> float:
@@ -103,11 +104,18 @@ class RelativeRetargeter:
         self._thumb_row = fingers.index("thumb")
         # d_i per robot finger: the thumb uses its closest opposing finger.
         self._distance_rows = np.array([fingers.index(f) for f in fingers if f != "thumb"])
+        self._distance_list = self._distance_rows.tolist()
         self._solver = BoxLeastSquares(kinematics.q_lower, kinematics.q_upper, c.solver)
         self._safety_pairs = self._select_safety_pairs()
-        rows = len(fingers) + len(self._opp_rows)
-        self._residual = np.zeros((rows, 3))
-        self._jacobian = np.zeros((rows, 3, kinematics.nq))
+        # Sites of the cost: every fingertip, then the pads of the thumb and the opposing
+        # fingers; residual rows = select @ site rows (tips, then pad_j - pad_thumb).
+        self._sites = kinematics.site_set(fingers, ("thumb", *self.keys.opposing))
+        nf, no = len(fingers), len(self._opp_rows)
+        self._select = np.zeros((nf + no, nf + 1 + no))
+        self._select[:nf, :nf] = np.eye(nf)
+        self._select[nf:, nf] = -1.0
+        self._select[nf:, nf + 1:] = np.eye(no)
+        self._identity = np.eye(kinematics.nq)
         self._anchor: _Anchor | None = None
         self._q_prev = np.zeros(kinematics.nq)
 
@@ -143,10 +151,15 @@ class RelativeRetargeter:
         pairs = k.pair_distances()
         thresholds = np.full(len(k.collision_pairs), self.config.safety_distance)
         np.minimum.at(thresholds, pairs.pair_index, pairs.distance)
-        self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0,
-                               robot_opposition=pads0[self._opp_rows] - pads0[self._thumb_row],
+        opposition0 = pads0[self._opp_rows] - pads0[self._thumb_row]
+        offset = np.concatenate([tips0 - human.tips, opposition0 - human.opposition])
+        # Per collision pair: its hinge threshold, or -inf where the safety term skips it
+        # (so the cost needs no mask: max(0, -inf - d) = 0).
+        hinge_threshold = np.where(self._safety_pairs, thresholds, -np.inf)
+        self._anchor = _Anchor(q0=q0, human=human, robot_tips=tips0, robot_opposition=opposition0,
                                activation=smoothstep(self._pinch_progress(human.thumb_distance)),
-                               safety_threshold=thresholds)  # fmt: skip
+                               safety_threshold=thresholds, offset=offset,
+                               hinge_threshold=hinge_threshold)  # fmt: skip
         self._q_prev = q0.copy()
 
     def retarget(self, human: HandState, solver: SolverConfig | None = None) -> RetargetResult:
@@ -181,13 +194,13 @@ class RelativeRetargeter:
         # Gates from the human's thumb-finger distances (human metres). The vectors have
         # 2-5 entries: plain Python floats beat numpy's per-call overhead here.
         scale, span = self.keys.alignment.scale, c.gate_open - c.gate_close
-        thumb = human.tips[self._thumb_row]
-        finger_d = (np.sqrt(((human.tips[self._distance_rows] - thumb) ** 2).sum(axis=1)) / scale).tolist()
+        gap = human.tips[self._distance_rows] - human.tips[self._thumb_row]
+        finger_d = (np.sqrt(np.einsum("ij,ij->i", gap, gap)) / scale).tolist()
         beta = [0.0] * len(human.tips)
-        for row, d in zip(self._distance_rows.tolist(), finger_d):
+        for row, d in zip(self._distance_list, finger_d):
             openness = _smooth((d - c.gate_close) / span)
             beta[row] = c.shape_weight_pinch + (c.shape_weight - c.shape_weight_pinch) * openness
-        beta[self._thumb_row] = min(beta[r] for r in self._distance_rows.tolist())
+        beta[self._thumb_row] = min(beta[r] for r in self._distance_list)
         omega, alpha = [], []
         pinch_span = c.pinch_release - c.pinch_distance
         for d, anchored in zip(human.thumb_distance.tolist(), a.activation.tolist()):
@@ -195,52 +208,53 @@ class RelativeRetargeter:
                          * _smooth((d - c.gate_close) / span))  # fmt: skip
             activation = _smooth((d - c.pinch_distance) / pinch_span)
             alpha.append(min(1.0, activation / anchored) if anchored > 0.0 else 1.0)
-        opposition = a.robot_opposition + human.opposition - a.human.opposition
-        return _Targets(
-            tip_target=a.robot_tips + human.tips - a.human.tips,
-            opposition=opposition * np.array(alpha)[:, None],
-            weights=np.array(beta + omega),
-        )
+        # Anchor pose + the human's change since t0; opposition rows scaled by alpha.
+        target = np.concatenate([human.tips, human.opposition])
+        target += a.offset
+        target[len(human.tips):] *= np.array(alpha)[:, None]
+        return _Targets(target=target, weights=np.array(beta + omega))
 
-    def _blocks(self, q: np.ndarray, t: _Targets) -> Evaluation:
-        """Eq. 2 at q, reduced straight to its Gauss-Newton model (the hot path: no
+    def _blocks(self, q: np.ndarray, t: _Targets) -> LazyEvaluation:
+        """Eq. 2 at q: the cost now, its Gauss-Newton model on demand (the hot path: no
         per-term objects; the same sums as :class:`Block` / :class:`Hinge`)."""
         a, c, k = self._anchor, self.config, self.kinematics
         assert a is not None
         k.set_q(q)
-        tips, pads, J_tips, J_pads = k.tips_and_pads()
-        thumb, opp, nf = self._thumb_row, self._opp_rows, len(tips)
-        # Shaping and grasping residuals are all 3-vectors with one Huber threshold.
-        r, J = self._residual, self._jacobian
-        np.subtract(tips, t.tip_target, out=r[:nf])
-        np.subtract(pads[opp] - pads[thumb], t.opposition, out=r[nf:])
-        J[:nf] = J_tips
-        np.subtract(J_pads[opp], J_pads[thumb], out=J[nf:])
+        # Shaping and grasping residuals are all 3-vectors with one Huber threshold; one
+        # constant matrix maps the site positions to them (tips, then pad differences).
+        r = self._select @ self._sites.positions()
+        r -= t.target
         norm = np.sqrt(np.einsum("ij,ij->i", r, r))
         delta = c.huber_delta
         quadratic = norm <= delta
         cost = float(t.weights @ np.where(quadratic, 0.5 * norm * norm, delta * (norm - 0.5 * delta)))
-        w = t.weights * np.where(quadratic, 1.0, delta / np.maximum(norm, 1e-300))
-        Jw = (J * np.sqrt(w)[:, None, None]).reshape(-1, k.nq)
-        H = Jw.T @ Jw
-        g = np.einsum("gmi,gm->i", J, r * w[:, None])
         # Temporal regularisation lambda H(|q - q_prev|): identity Jacobian, diagonal.
         d = q - self._q_prev
-        nd = float(np.sqrt(d @ d))
+        nd = math.sqrt(d @ d)
         dr = c.regularization_huber
         cost += c.regularization * (0.5 * nd * nd if nd <= dr else dr * (nd - 0.5 * dr))
-        wr = c.regularization * (1.0 if nd <= dr else dr / nd)
-        H.flat[:: k.nq + 1] += wr
-        g += wr * d
-        hinges = []
-        pairs = k.pair_distances()
-        used = self._safety_pairs[pairs.pair_index]
-        if used.any():
-            hinge = Hinge(pairs.distance[used], pairs.jacobian[used],
-                          a.safety_threshold[pairs.pair_index[used]], c.safety_weight)  # fmt: skip
-            cost += hinge.cost()
-            hinges.append(hinge)
-        return Evaluation(cost, H, g, hinges)
+        pair_index, distance = k.near_pairs()
+        threshold = a.hinge_threshold[pair_index]
+        violation = np.maximum(threshold - distance, 0.0)
+        cost += 0.5 * c.safety_weight * float(violation @ violation)
+
+        def model() -> Evaluation:
+            w = t.weights * np.where(quadratic, 1.0, delta / np.maximum(norm, 1e-300))
+            J = (self._select @ self._sites.jacobians().reshape(len(self._sites.ids), -1)).reshape(-1, k.nq)
+            Jw = J * np.repeat(np.sqrt(w), 3)[:, None]
+            H = Jw.T @ Jw
+            g = J.T @ (r * w[:, None]).ravel()
+            wr = c.regularization * (1.0 if nd <= dr else dr / nd)
+            H += wr * self._identity
+            g += wr * d
+            hinges = []
+            used = threshold > -np.inf
+            if used.any():
+                hinges.append(Hinge(distance[used], k.near_pair_jacobian()[used], threshold[used],
+                                    c.safety_weight))  # fmt: skip
+            return Evaluation(cost, H, g, hinges)
+
+        return LazyEvaluation(cost, model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,12 +265,17 @@ class _Anchor:
     robot_opposition: np.ndarray
     activation: np.ndarray
     safety_threshold: np.ndarray
+    offset: np.ndarray
+    """(f + o, 3) robot anchor tips and oppositions minus the human's (target offset)."""
+    hinge_threshold: np.ndarray
+    """Per collision pair: the safety threshold, -inf for pairs the term leaves out."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Targets:
-    tip_target: np.ndarray
-    """(f, 3) robot fingertip targets: anchor position + the human's displacement."""
-    opposition: np.ndarray
+    target: np.ndarray
+    """(f + o, 3) robot fingertip targets (anchor position + the human's displacement),
+    then the pad-to-pad opposition targets (anchor vector + the human's change, scaled
+    by the pinch activation), palm frame, m."""
     weights: np.ndarray
     """beta_i for the fingertip rows, then omega_j for the opposition rows."""

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from handitl.intervention.streams.frame import HandState, HumanFrame, PedalState
-from handitl.intervention.streams.geometry import slerp
+from handitl.intervention.streams.geometry import slerp, slerp_one
 from handitl.intervention.streams.recording import HandTrack, StreamRecording
 from handitl.intervention.streams.source import SourceStatus, StreamError
 
@@ -105,7 +105,7 @@ def _hand_at(track: HandTrack, lo: int, hi: int, frac: float, usable: bool) -> H
     if wrist_valid:
         p0, q0 = track.wrist_pos[lo], track.wrist_quat[lo]
         pos = p0 + frac * (track.wrist_pos[hi] - p0)
-        quat = q0 if frac == 0.0 else slerp(q0[None], track.wrist_quat[hi][None], np.array([frac]))[0]
+        quat = q0 if frac == 0.0 else slerp_one(q0, track.wrist_quat[hi], frac)
     return HandState(
         wrist_pos=pos,
         wrist_quat=quat,
