@@ -20,6 +20,7 @@ Poses are (position m, quaternion w, x, y, z), world frames.
 from __future__ import annotations
 
 import collections
+import math
 import dataclasses
 
 import numpy as np
@@ -43,6 +44,19 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
     return np.array([q[0], -q[1], -q[2], -q[3]])
+
+
+def quat_matrix(q: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation matrix of a unit (w, x, y, z) quaternion (one matrix product then
+    rotates a vector: several times cheaper per tick than two quaternion products)."""
+    w, x, y, z = map(float, q)
+    return np.array([[1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - w * z), 2.0 * (x * z + w * y)],
+                     [2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - w * x)],
+                     [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y)]])  # fmt: skip
+
+
+def _norm(v: np.ndarray) -> float:
+    return math.sqrt(float(v @ v))
 
 
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -80,7 +94,7 @@ class VelocityResidual:
         self.dt = control_dt
         self._history: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque(
             maxlen=self.config.window_ticks + 1)
-        self._R = np.asarray(self.config.operator_to_robot, dtype=float)
+        self._R = quat_matrix(np.asarray(self.config.operator_to_robot, dtype=float))
         self.reset()
 
     def reset(self) -> None:
@@ -100,10 +114,10 @@ class VelocityResidual:
         if len(self._history) == self._history.maxlen:
             (p0, q0), (p1, q1) = self._history[0], self._history[-1]
             span = c.window_ticks * self.dt
-            v = rotate(self._R, (p1 - p0) / span)
+            v = self._R @ ((p1 - p0) / span)
             # log(R0^-1 R1) is a body-frame rotation; express it in the world frame.
             w_body = rotvec_from_quat(quat_mul(quat_conj(q0), q1)) / span
-            w = rotate(self._R, rotate(q0, w_body))
+            w = self._R @ (quat_matrix(q0) @ w_body)
             a = c.ema_alpha
             self.velocity = a * v + (1.0 - a) * self.velocity
             self.angular_velocity = a * w + (1.0 - a) * self.angular_velocity
@@ -112,13 +126,12 @@ class VelocityResidual:
             self.angular_velocity = (1.0 - c.ema_alpha) * self.angular_velocity
         self.offset_pos = self.offset_pos + self.velocity * self.dt
         self.offset_quat = quat_mul(quat_from_rotvec(self.angular_velocity * self.dt), self.offset_quat)
-        still = (np.linalg.norm(self.velocity) < c.still_speed
-                 and np.linalg.norm(self.angular_velocity) < c.still_rate)  # fmt: skip
+        still = _norm(self.velocity) < c.still_speed and _norm(self.angular_velocity) < c.still_rate
         if still:
-            keep = np.exp(-self.dt / c.decay_time)
+            keep = math.exp(-self.dt / c.decay_time)
             self.offset_pos = keep * self.offset_pos
             self.offset_quat = quat_from_rotvec(keep * rotvec_from_quat(self.offset_quat))
-        norm = np.linalg.norm(self.offset_pos)
+        norm = _norm(self.offset_pos)
         if norm > c.max_offset:
             self.offset_pos *= c.max_offset / norm
 
@@ -126,7 +139,8 @@ class VelocityResidual:
               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The policy's target pose corrected by beta_a times the current offset."""
         beta = self.config.authority if authority is None else authority
-        offset_q = quat_from_rotvec(beta * rotvec_from_quat(self.offset_quat))
+        # Full authority (the default) needs no scaling of the rotation.
+        offset_q = self.offset_quat if beta == 1.0 else quat_from_rotvec(beta * rotvec_from_quat(self.offset_quat))
         return pos + beta * self.offset_pos, quat_mul(offset_q, quat)
 
     @property
@@ -141,6 +155,9 @@ class AnchoredWristMapping:
     def __init__(self, config: SharedControlConfig | None = None) -> None:
         self.config = config or SharedControlConfig()
         self._R = np.asarray(self.config.operator_to_robot, dtype=float)
+        self._R_matrix = quat_matrix(self._R)
+        # Operator and robot frames usually coincide (the default): skip the conjugation.
+        self._aligned = bool(np.array_equal(self._R, IDENTITY_QUAT))
         self._anchor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def reset(self, robot_pos: np.ndarray, robot_quat: np.ndarray, human_pos: np.ndarray,
@@ -158,7 +175,7 @@ class AnchoredWristMapping:
         if self._anchor is None:
             raise RuntimeError("AnchoredWristMapping.target before reset()")
         robot_p0, robot_q0, human_p0, human_q0 = self._anchor
-        dp = rotate(self._R, np.asarray(human_pos) - human_p0)
+        dp = self._R_matrix @ (np.asarray(human_pos) - human_p0)
         dq_world = quat_mul(np.asarray(human_quat), quat_conj(human_q0))
-        dq_robot = quat_mul(quat_mul(self._R, dq_world), quat_conj(self._R))
+        dq_robot = dq_world if self._aligned else quat_mul(quat_mul(self._R, dq_world), quat_conj(self._R))
         return robot_p0 + dp, quat_mul(dq_robot, robot_q0)

@@ -85,6 +85,20 @@ class HandState:
         if ((self.confidence < 0) | (self.confidence > 1)).any():
             raise FrameError("HandState.confidence must lie in [0, 1]")
 
+    @classmethod
+    def trusted(cls, wrist_pos: np.ndarray, wrist_quat: np.ndarray, wrist_valid: bool,
+                keypoints: np.ndarray, valid: np.ndarray, confidence: np.ndarray) -> HandState:  # fmt: skip
+        """A hand state from float64/bool arrays of the right shapes already known to hold
+        the invariants checked in ``__post_init__`` - e.g. interpolated between samples of
+        a validated recording (finite where valid, unit quaternion, confidence in [0, 1]).
+        Skips the checks (half of a resampled stream read's time), still freezes copies."""
+        state = object.__new__(cls)
+        for name, value in (("wrist_pos", wrist_pos), ("wrist_quat", wrist_quat), ("keypoints", keypoints),
+                            ("valid", valid), ("confidence", confidence)):  # fmt: skip
+            object.__setattr__(state, name, _frozen(value))
+        object.__setattr__(state, "wrist_valid", bool(wrist_valid))
+        return state
+
     @property
     def num_valid(self) -> int:
         return int(self.valid.sum())

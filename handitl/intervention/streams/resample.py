@@ -106,7 +106,8 @@ def _hand_at(track: HandTrack, lo: int, hi: int, frac: float, usable: bool) -> H
         p0, q0 = track.wrist_pos[lo], track.wrist_quat[lo]
         pos = p0 + frac * (track.wrist_pos[hi] - p0)
         quat = q0 if frac == 0.0 else slerp_one(q0, track.wrist_quat[hi], frac)
-    return HandState(
+    # Both samples belong to a validated recording and interpolation keeps its invariants.
+    return HandState.trusted(
         wrist_pos=pos,
         wrist_quat=quat,
         wrist_valid=wrist_valid,
