@@ -245,7 +245,11 @@ def run_task(cfg: DictConfig, task: str, root: Path, trainer) -> list[ArmResult]
         kind = NEW_DATA[arm]
         steps, share = (0, math.nan) if kind is None else new[kind][1:]
         rows.append(ArmResult.of(task, arm, results, steps, share))
-    print(f"{task}: done in {(time.monotonic() - t0) / 60:.1f} min")
+    # Minutes spent on the task over every invocation (a resumed run adds what it redid).
+    record = root / "minutes"
+    minutes = (time.monotonic() - t0) / 60 + (float(record.read_text()) if record.exists() else 0.0)
+    record.write_text(f"{minutes:.3f}")
+    print(f"{task}: {minutes:.1f} min in all")
     return rows
 
 
@@ -254,12 +258,11 @@ def run(cfg: DictConfig, out_dir: Path) -> list[ArmResult]:
     check(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = _train_script()
-    t0 = time.monotonic()
     rows: list[ArmResult] = []
     for task in cfg.tasks:
         rows += run_task(cfg, task, out_dir / task, trainer)
         write_rows_csv(rows, out_dir / "results.csv")  # kept current: a partial run still reports
-    minutes = (time.monotonic() - t0) / 60
+    minutes = sum(float((out_dir / task / "minutes").read_text()) for task in cfg.tasks)
     table = markdown_table(rows)
     (out_dir / "fig6.md").write_text(
         f"# Long-horizon post-training ({cfg.preset_name} preset, {minutes:.1f} min)\n\n{table}\n"
