@@ -31,6 +31,18 @@ def quat_from_mat(mat: np.ndarray) -> np.ndarray:
     return quat
 
 
+def mat_from_quat(quat: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation matrix (columns: the rotated frame's axes) of a unit quaternion."""
+    mat = np.zeros(9)
+    mujoco.mju_quat2Mat(mat, np.asarray(quat, dtype=np.float64))
+    return mat.reshape(3, 3)
+
+
+def mat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation matrix of a rotation vector (axis * angle, rad)."""
+    return mat_from_quat(quat_from_rotvec(rotvec))
+
+
 def orientation_error(quat_target: np.ndarray, quat_current: np.ndarray) -> np.ndarray:
     """World-frame rotation vector that turns ``quat_current`` into ``quat_target``."""
     conj = np.zeros(4)

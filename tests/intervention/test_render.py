@@ -13,12 +13,12 @@ import pytest
 from PIL import Image
 
 from handitl.assets.hand_description import KEYPOINT_NAMES, SIDES, Side
+from handitl.envs.rotations import mat_from_quat
 from handitl.intervention.streams.frame import HumanFrame, PedalState, untracked_hand
 from handitl.intervention.streams.render import (
     WavingHands,
     draw_conventions_figure,
     hand_keypoints,
-    mat_from_quat,  # fmt: skip
     render_stream,
     waving_frame,
 )

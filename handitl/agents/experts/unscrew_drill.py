@@ -39,35 +39,17 @@ from handitl.agents.experts.base import Condition, ScriptedExpert, Segment, Side
 from handitl.agents.experts.drill import PickUpDrillExpert
 from handitl.assets.hand_description import SIDES, Side
 from handitl.envs.bimanual_env import BimanualEnv
-from handitl.envs.rotations import quat_from_mat
+from handitl.envs.rotations import mat_from_quat, mat_from_rotvec, quat_from_mat
 from handitl.envs.tasks.unscrew_drill import SCREWS, UnscrewWithDrill
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The smallest rotation (3x3) taking unit vector ``a`` to unit vector ``b``."""
     v = np.cross(a, b)
-    s, c = float(np.linalg.norm(v)), float(a @ b)
+    s = float(np.linalg.norm(v))
     if s < 1e-12:
         return np.eye(3)
-    k = v / s
-    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    angle = math.atan2(s, c)
-    return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * K @ K
-
-
-def _quat_to_mat(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip
-
-
-def _axis_angle(k: np.ndarray, angle: float) -> np.ndarray:
-    """Rotation (3x3) by ``angle`` about unit axis ``k`` (Rodrigues)."""
-    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * K @ K
+    return mat_from_rotvec(v / s * math.atan2(s, float(a @ b)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +215,7 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         assert self._command is not None
         tip = self.task.drill.bit_tip(self.env.data)
         _, drill_rot = self.task.drill.drill_pose(self.env.data)
-        return self._command.pos, _quat_to_mat(self._command.quat), tip - self._command.pos, drill_rot[:, 0]
+        return self._command.pos, mat_from_quat(self._command.quat), tip - self._command.pos, drill_rot[:, 0]
 
     def _to_screw(self, screw: str) -> list[Segment]:
         """Turn the bit onto the screw's axis and put its tip at the standoff."""
@@ -450,7 +432,7 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         # gives up position for orientation, and a few degrees of bit angle are allowed.
         if angle > 1e-9 and self._joint_margin() > c.limit_margin:
             k = np.array([E[2, 1] - E[1, 2], E[0, 2] - E[2, 0], E[1, 0] - E[0, 1]]) / (2 * math.sin(angle))
-            cmd.quat = quat_from_mat(_axis_angle(k, c.turn_gain * angle) @ _quat_to_mat(cmd.quat))
+            cmd.quat = quat_from_mat(mat_from_rotvec(c.turn_gain * angle * k) @ mat_from_quat(cmd.quat))
         cmd.hand_q = servo.hand_q
         poses = dict(self._last)
         poses[self.side] = _Pose(cmd.pos.copy(), cmd.quat.copy(), cmd.hand_q.copy())

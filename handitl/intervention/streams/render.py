@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from handitl.assets.hand_description import FINGERS, KEYPOINT_NAMES, SIDES, Side
+from handitl.envs.rotations import mat_from_quat
 from handitl.intervention.streams.frame import NUM_KEYPOINTS, HandState, HumanFrame, PedalState
 from handitl.intervention.streams.live import FrameSequence
 
@@ -217,16 +218,6 @@ def _pyplot() -> ModuleType:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def mat_from_quat(quat: np.ndarray) -> np.ndarray:
-    """3x3 rotation matrix (columns = the rotated frame's axes) of a unit (w, x, y, z)."""
-    w, x, y, z = quat
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
