@@ -51,7 +51,7 @@ from handitl.agents.dagger import CollectConfig, TriggerConfig, collect_correcti
 from handitl.agents.evaluation import RolloutResult, RolloutSpec, run_rollouts  # noqa: E402
 from handitl.agents.experts import _EXPERTS  # noqa: E402
 from handitl.agents.learned import ChunkPolicy  # noqa: E402
-from handitl.agents.teleop import TeleopConfig, TeleopSession  # noqa: E402
+from handitl.agents.teleop import TeleopConfig, TeleopSession, record_teleop_demos_parallel  # noqa: E402
 from handitl.envs import registered_tasks, task_entry  # noqa: E402
 from handitl.experiments.long_horizon import ARMS, NEW_DATA, ArmResult, markdown_table, plot_fig6  # noqa: E402
 from handitl.experiments.script_module import load_script  # noqa: E402
@@ -87,6 +87,10 @@ def check(cfg: DictConfig) -> None:
             raise ValueError(f"{key} must be positive, got {OmegaConf.select(cfg, key)}")
 
 
+def _workers(cfg: DictConfig) -> int:
+    return int(cfg.workers) if cfg.workers is not None else (os.cpu_count() or 1)
+
+
 def _teleop_config(cfg: DictConfig, task: str) -> TeleopConfig:
     d = cfg.demos
     return TeleopConfig(task=task, operator=d.operator, live_intent=bool(d.live_intent),
@@ -96,13 +100,25 @@ def _teleop_config(cfg: DictConfig, task: str) -> TeleopConfig:
 
 def record_demos(cfg: DictConfig, task: str, out_dir: Path, first_seed: int, episodes: int | None,
                  budget: int | None, label: str) -> tuple[int, int]:  # fmt: skip
-    """Simulated teleop demos into ``out_dir``: ``episodes`` of them, or episodes until
-    ``budget`` recorded steps (the last cut at the budget). Returns (episodes, steps);
+    """Simulated teleop demos into ``out_dir``: ``episodes`` of them (in ``workers``
+    processes), or episodes until ``budget`` recorded steps (the last cut at the budget). Returns (episodes, steps);
     skipped when ``out_dir/done`` exists (a finished earlier run)."""
     marker = out_dir / "done"
     if marker.exists():
         episodes_done, steps_done = (int(x) for x in marker.read_text().split())
         return episodes_done, steps_done
+    if budget is None:
+        assert episodes is not None
+        # A fixed number of demos: one per seed, recorded in parallel processes.
+        with tqdm(total=episodes, unit="ep", desc=f"{task}: {label}", disable=not cfg.progress) as bar:
+            results = record_teleop_demos_parallel(_teleop_config(cfg, task), out_dir,
+                                                   range(first_seed, first_seed + episodes), _workers(cfg),
+                                                   progress=lambda r: bar.update())  # fmt: skip
+        steps = sum(r.steps for r in results)
+        print(f"{task}: {label}: {len(results)} episodes, {steps} steps, "
+              f"{sum(r.success for r in results)} successful, scores {[round(r.score, 2) for r in results]}")  # fmt: skip
+        marker.write_text(f"{len(results)} {steps}")
+        return len(results), steps
     metadata = {"task": task, "method": "direct", "operator": cfg.demos.operator, "kind": "teleop_demo"}
     recorder = EpisodeRecorder(out_dir, metadata)
     session = TeleopSession(_teleop_config(cfg, task), recorder)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +30,8 @@ from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_rotvec
 from handitl.experiments.wiring import intervention_wrapper
 from handitl.intervention.modes import PedalModes
-from handitl.intervention.recorder import EpisodeRecorder
+from handitl.intervention.recorder import EpisodeRecorder, episode_paths
+from handitl.parallel import map_in_order
 from handitl.intervention.streams import IntentFollowingOperator, IntentTarget, get_profile
 from handitl.retarget import HandKinematics
 
@@ -207,7 +210,8 @@ def record_teleop_demos(
         "method": config.method,
         "operator": config.operator,
         "kind": "teleop_demo",
-        "time_scale": 1.0 if config.live_intent else config.time_scale,
+        "time_scale": config.time_scale,
+        "live_intent": config.live_intent,
     }
     recorder = EpisodeRecorder(out_dir, metadata)
     session = TeleopSession(config, recorder)
@@ -228,6 +232,39 @@ def record_teleop_demos(
     return results
 
 
+def _record_one(job: tuple[TeleopConfig, str, int]) -> DemoResult:
+    config, directory, seed = job
+    (result,) = record_teleop_demos(config, directory, [seed])
+    return result
+
+
+def record_teleop_demos_parallel(
+    config: TeleopConfig,
+    out_dir: str | Path,
+    seeds: list[int] | range,
+    workers: int = 1,
+    progress: Callable[[DemoResult], None] | None = None,
+) -> list[DemoResult]:
+    """:func:`record_teleop_demos` over ``workers`` processes. Each demo is recorded by a
+    fresh session in its own scratch folder, then moved into ``out_dir`` as the next
+    ``episode_*.h5`` in seed order, so a demo depends only on its seed, not on the number
+    of workers. (A session reused over seeds, as :func:`record_teleop_demos` does, carries
+    some state from one episode into the next: its later episodes differ slightly from a
+    fresh session's with the same seed.)"""
+    out_dir = Path(out_dir)
+    scratch = out_dir / ".parallel"
+    jobs = [(config, str(scratch / f"seed_{int(s)}"), int(s)) for s in seeds]
+    results = map_in_order(_record_one, jobs, workers, progress)
+    first = len(episode_paths(out_dir))
+    moved = []
+    for k, result in enumerate(results):
+        target = out_dir / f"episode_{first + k:06d}.h5"
+        os.replace(result.path, target)
+        moved.append(dataclasses.replace(result, path=target))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return moved
+
+
 __all__ = [
     "ABSOLUTE_METHOD",
     "DemoResult",
@@ -235,4 +272,5 @@ __all__ = [
     "TeleopConfig",
     "TeleopSession",
     "record_teleop_demos",
+    "record_teleop_demos_parallel",
 ]
