@@ -19,7 +19,7 @@ from handitl.agents.experts.drill import PickUpDrillExpert
 from handitl.assets.props import drill as dp
 from handitl.envs import make_env
 from handitl.envs.tasks.drill import STAGES, TRIGGER_DEAD_FRACTION, PickUpDrill
-from tests.envs.expert_steps import run_until
+from tests.envs.expert_steps import assert_reward_terms, run_until
 
 WEIGHTS = {"reach": 0.1, "grasp": 0.2, "lift": 0.3, "trigger": 0.4}
 
@@ -114,10 +114,7 @@ def test_reward_is_sum_of_terms_and_reach_grows_near_the_handle() -> None:
     for _ in range(5):
         _, reward, _, _, info = env.step(u.hold_action())
         terms = info["reward_terms"]
-        assert set(terms) == set(WEIGHTS)
-        assert reward == pytest.approx(sum(terms.values()), abs=1e-12)
-        for name, value in terms.items():
-            assert -1e-12 <= value <= WEIGHTS[name] + 1e-12, (name, value)
+        assert_reward_terms(reward, terms, WEIGHTS)
         assert terms["grasp"] == terms["lift"] == terms["trigger"] == 0.0
     far = terms["reach"]
     m = dict(u.task.measurements, reach=0.01)
