@@ -247,10 +247,9 @@ def record_teleop_demos_parallel(
 ) -> list[DemoResult]:
     """:func:`record_teleop_demos` over ``workers`` processes. Each demo is recorded by a
     fresh session in its own scratch folder, then moved into ``out_dir`` as the next
-    ``episode_*.h5`` in seed order, so a demo depends only on its seed, not on the number
-    of workers. (A session reused over seeds, as :func:`record_teleop_demos` does, carries
-    some state from one episode into the next: its later episodes differ slightly from a
-    fresh session's with the same seed.)"""
+    ``episode_*.h5`` in seed order: the episodes of a sequential run, whatever the number
+    of workers (an episode depends only on its seed; worker processes use single-threaded
+    BLAS, so compare with a sequential run under ``OMP_NUM_THREADS=1``)."""
     out_dir = Path(out_dir)
     scratch = out_dir / ".parallel"
     jobs = [(config, str(scratch / f"seed_{int(s)}"), int(s)) for s in seeds]

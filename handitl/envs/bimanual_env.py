@@ -108,6 +108,7 @@ class BimanualEnv(gym.Env):
               options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         super().reset(seed=seed)
         mujoco.mj_resetData(self.model, self.data)
+        self._ik.reset()
         noise = self.config.reset_joint_noise
         for side in SIDES:
             arm, hand = self.robot.arms[side], self.robot.hands[side]

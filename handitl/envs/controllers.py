@@ -142,6 +142,13 @@ class DifferentialIK:
                 targets[i] += self._lead_time[7 * i: 7 * i + 7] * self._joint_velocity(arm, twists[i])
         return targets
 
+    def reset(self) -> None:
+        """Forget the box QPs' warm starts (``mju_boxQP`` starts from the last solution it
+        wrote): called at each episode's reset, so an episode depends only on its seed and
+        not on the episodes run before it."""
+        for arm in self._arms:
+            arm.result[:] = 0.0
+
     def _pose_error(self, data: mujoco.MjData, arm: _ArmBuffers, pos: np.ndarray,
                     quat: np.ndarray) -> None:  # fmt: skip
         """arm.error = W^(1/2) * gain * (position error m, rotation-vector error rad)."""
