@@ -284,13 +284,12 @@ class UnscrewWithDrillExpert(ScriptedExpert):
         return [
             lambda: self._to_screw(screw),
             Servo(f"{screw}:centre", tip, lambda t0, t: standoff(), bit, pull, centred),
-            Servo(f"{screw}:engage", tip, self._slide(standoff, pressed), bit, pull, engaged),
+            Servo(f"{screw}:engage", tip, self._slide(pressed), bit, pull, engaged),
             Servo(f"{screw}:drive", tip, lambda t0, t: pressed(), bit, pull, out),
             lambda: self._back_off(screw, last=screw == SCREWS[-1]),
         ]
 
-    def _slide(self, start: Callable[[], np.ndarray], end: Callable[[], np.ndarray]
-               ) -> Callable[[np.ndarray, float], np.ndarray]:  # fmt: skip
+    def _slide(self, end: Callable[[], np.ndarray]) -> Callable[[np.ndarray, float], np.ndarray]:
         """A goal sliding in ``approach_s`` from where the tracked point was when the
         phase began to ``end()``."""
         duration = self.config.approach_s
