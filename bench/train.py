@@ -1,10 +1,13 @@
 """Benchmark: training throughput and inference latency of the chunk policies.
 
     python bench/train.py [--task BreadClip] [--threads 1] [--seconds 5] [--device auto] [--batch 256]
+                          [--cameras 1] [--image-size 84]
 
 Shapes are the real ones: the task's default state vector (S) and action vector (A) from
 a reset observation, H = 16, the default MLP (3 x 256) and K = 10 Euler steps. Per model
-(flow matching, behaviour cloning, FlowCorrect with its gate on):
+(flow matching, behaviour cloning, FlowCorrect with its gate on, and flow matching with
+the optional image encoder on ``--cameras`` synthetic uint8 images of ``--image-size``
+pixels square, ``flow_vision``; ``--cameras 0`` leaves it out):
 
 - **train samples/s**: optimiser steps at batch 256 (``--batch``) on in-memory data, after
   warm-up;
@@ -35,16 +38,19 @@ from handitl.agents.flowcorrect import FlowCorrectConfig, RepairedFlowModel  # n
 from handitl.agents.learned import ChunkPolicy  # noqa: E402
 from handitl.agents.models import BCConfig, BCModel, FlowConfig, FlowMatchingModel  # noqa: E402
 from handitl.agents.training import TrainConfig, Trainer, TrainingData  # noqa: E402
+from handitl.agents.vision import VisionConfig  # noqa: E402
 from handitl.envs import make_env  # noqa: E402
 
 HORIZON = 16
 BATCH = 256
 
 
-def build(kind: str, s: int, a: int) -> torch.nn.Module:
+def build(kind: str, s: int, a: int, cameras: int = 0) -> torch.nn.Module:
     flow = FlowConfig(s, a, HORIZON)
     if kind == "flow":
         return FlowMatchingModel(flow)
+    if kind == "flow_vision":
+        return FlowMatchingModel(FlowConfig(s, a, HORIZON, vision=VisionConfig(cameras)))
     if kind == "bc":
         return BCModel(BCConfig(s, a, HORIZON))
     return RepairedFlowModel(FlowCorrectConfig(base=flow))
@@ -53,9 +59,9 @@ def build(kind: str, s: int, a: int) -> torch.nn.Module:
 def train_rate(model: torch.nn.Module, samples: ChunkSamples, device: torch.device, seconds: float,
                batch: int = BATCH) -> float:  # fmt: skip
     """Training samples per second (after 5 warm-up steps)."""
-    norm = samples.fit_normalization()
+    norm = samples.fit_normalization(image_keys=_camera_names(samples))
     labels = np.arange(len(samples)) % 4 == 0  # FlowCorrect: a quarter corrections, the rest anchors
-    samples = ChunkSamples(samples.states, samples.chunks, labels, samples.success)
+    samples = ChunkSamples(samples.states, samples.chunks, labels, samples.success, samples.images)
     trainer = Trainer(
         model,
         TrainingData.from_samples(samples, norm, device=device),
@@ -77,7 +83,9 @@ def latency(
     model: torch.nn.Module, samples: ChunkSamples, obs: dict, device: torch.device, seconds: float
 ) -> tuple[float, float]:
     """(median, p95) ms of one chunk prediction from an observation."""
-    policy = ChunkPolicy(model, samples.fit_normalization(), device=device)
+    policy = ChunkPolicy(model, samples.fit_normalization(image_keys=_camera_names(samples)), device=device)
+    if samples.images is not None:
+        obs = {**obs, "images": {c: samples.images[0, i] for i, c in enumerate(_camera_names(samples))}}
     for _ in range(5):
         policy.predict_chunk(obs)
     times = []
@@ -88,6 +96,10 @@ def latency(
         _sync(device)
         times.append((time.perf_counter() - t0) * 1e3)
     return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def _camera_names(samples: ChunkSamples) -> tuple[str, ...]:
+    return () if samples.images is None else tuple(f"cam{i}" for i in range(samples.images.shape[1]))
 
 
 def _sync(device: torch.device) -> None:
@@ -102,6 +114,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=BATCH, help="training batch size")
+    parser.add_argument("--cameras", type=int, default=1, help="images of the flow_vision model (0: skip it)")
+    parser.add_argument("--image-size", type=int, default=84, help="square image side, pixels")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(
@@ -118,14 +132,21 @@ def main() -> None:
     )
 
     results = {}
-    print(f"{args.task}: S={s}, A={a}, H={HORIZON}, batch {args.batch}, device {device}, {args.threads} thread(s)")
+    print(f"{args.task}: S={s}, A={a}, H={HORIZON}, batch {args.batch}, device {device}, "
+          f"{args.threads} thread(s)")  # fmt: skip
     print("| model | train samples/s | chunk latency median ms | p95 ms |")
     print("|---|---|---|---|")
-    for kind in ("flow", "bc", "flowcorrect"):
+    kinds = ["flow", "bc", "flowcorrect"] + (["flow_vision"] if args.cameras > 0 else [])
+    for kind in kinds:
         torch.manual_seed(0)
-        model = build(kind, s, a)
-        rate = train_rate(model, samples, device, args.seconds, args.batch)
-        med, p95 = latency(model, samples, obs, device, args.seconds / 2)
+        model = build(kind, s, a, args.cameras)
+        data = samples
+        if kind == "flow_vision":
+            side = args.image_size
+            images = rng.integers(0, 256, size=(n, args.cameras, side, side, 3), dtype=np.uint8)
+            data = ChunkSamples(samples.states, samples.chunks, samples.labels, samples.success, images)
+        rate = train_rate(model, data, device, args.seconds, args.batch)
+        med, p95 = latency(model, data, obs, device, args.seconds / 2)
         results[kind] = {
             "train_samples_per_s": round(rate, 1),
             "latency_ms_median": round(med, 3),
@@ -141,6 +162,8 @@ def main() -> None:
         "batch": args.batch,
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "integration_steps": 10,
+        "vision_cameras": args.cameras,
+        "image_size": args.image_size,
         "device": str(device),
         "threads": args.threads,
         "torch": torch.__version__,

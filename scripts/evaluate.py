@@ -38,7 +38,7 @@ def rollout_specs(cfg: DictConfig, out_dir: Path) -> list[RolloutSpec]:
     task = cfg.task or load_checkpoint(checkpoint).meta.get("task")
     if not task:
         raise ValueError("the checkpoint names no task: set task=<name>")
-    if cfg.videos:
+    if cfg.videos or load_checkpoint(checkpoint).normalization.image_keys:  # rendering needed
         os.environ.setdefault("MUJOCO_GL", "egl")
     return [
         RolloutSpec(

@@ -7,6 +7,13 @@
     python scripts/train.py model.kind=flowcorrect flowcorrect.base=runs/base/policy.pt \
         data.demos=[runs/demos] data.corrections=[runs/corrections]           # FlowCorrect
     python scripts/train.py resume=runs/train/<run>/policy.pt                 # continue a run
+    MUJOCO_GL=egl python scripts/train.py task=BreadClip data.teleop_demos=20 \
+        data.image_keys=[top,third] data.image_size=[84,84]                   # + camera images
+
+With ``data.image_keys`` the policy also sees those cameras' images through a small conv
+encoder with spatial softmax (``model.vision``, :mod:`handitl.agents.vision`); demos must
+hold ``images/<camera>`` (record them with the env's ``image_cameras``, which needs a GL
+backend: ``MUJOCO_GL=egl``).
 
 Writes ``<run dir>/policy.pt`` (weights, normalisation, config, training state: every
 ``train.checkpoint_every`` steps and at the end; ``resume=`` continues from it to
@@ -56,6 +63,7 @@ from handitl.agents.data import (  # noqa: E402
 from handitl.agents.flowcorrect import FlowCorrectConfig, RepairedFlowModel  # noqa: E402
 from handitl.agents.models import BCConfig, BCModel, FlowConfig, FlowMatchingModel  # noqa: E402
 from handitl.agents.training import TrainConfig, Trainer, TrainingData  # noqa: E402
+from handitl.agents.vision import VisionConfig  # noqa: E402
 from handitl.agents.weighting import intervention_weights  # noqa: E402
 
 MODEL_KINDS = ("flow", "bc", "flowcorrect")
@@ -70,18 +78,21 @@ def select_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def sample_layout(cfg: DictConfig) -> tuple[tuple[str, ...], int]:
-    """(state keys, horizon H) of the samples: a policy trained further (``resume``,
-    ``init``, FlowCorrect's base) keeps its own, whatever ``data`` says."""
+def sample_layout(cfg: DictConfig) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """(state keys, camera names, horizon H) of the samples: a policy trained further
+    (``resume``, ``init``, FlowCorrect's base) keeps its own, whatever ``data`` says."""
     source = cfg.resume or cfg.init or (cfg.flowcorrect.base if cfg.model.kind == "flowcorrect" else None)
     if source:
         ckpt = load_checkpoint(source)
-        return ckpt.normalization.state_keys, int(ckpt.model.horizon)
+        norm = ckpt.normalization
+        return norm.state_keys, norm.image_keys, int(ckpt.model.horizon)
     keys = tuple(cfg.data.state_keys) if cfg.data.state_keys else DEFAULT_STATE_KEYS
-    return keys, int(cfg.data.horizon)
+    return keys, tuple(cfg.data.image_keys or ()), int(cfg.data.horizon)
 
 
-def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
+def demo_sources(
+    cfg: DictConfig, out_dir: Path, is_main: bool, image_keys: tuple[str, ...] = ()
+) -> list[str]:
     """The demo episode sources; records simulated teleop demos first when asked."""
     if cfg.data.demos or cfg.data.teleop_demos <= 0:
         return [str(p) for p in cfg.data.demos]
@@ -91,7 +102,8 @@ def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
 
         steps = cfg.data.max_steps
         config = TeleopConfig(task=cfg.task, operator=cfg.data.operator,
-                              max_steps=None if steps is None else int(steps))  # fmt: skip
+                              max_steps=None if steps is None else int(steps),
+                              image_cameras=image_keys, image_size=tuple(cfg.data.image_size))  # fmt: skip
         seeds = range(int(cfg.data.demo_seed), int(cfg.data.demo_seed) + int(cfg.data.teleop_demos))
         with tqdm(total=len(seeds), desc="teleop demos", unit="ep", disable=not cfg.progress) as bar:
             results = record_teleop_demos(config, demo_dir, seeds, progress=lambda r: bar.update())
@@ -104,13 +116,16 @@ def demo_sources(cfg: DictConfig, out_dir: Path, is_main: bool) -> list[str]:
 def load_samples(cfg: DictConfig, out_dir: Path, is_main: bool = True) -> ChunkSamples:
     """Demo samples (labels False: offline data) and correction samples (labels: the
     per-frame intervention flags); FlowCorrect keeps corrections plus successful anchors."""
-    keys, horizon = sample_layout(cfg)
+    keys, cameras, horizon = sample_layout(cfg)
     parts = []
-    demos = demo_sources(cfg, out_dir, is_main)
+    demos = demo_sources(cfg, out_dir, is_main, cameras)
     if demos:
-        parts.append(chunk_samples(load_trajectories(demos, keys, demonstrations=True), horizon))
+        demo_trajs = load_trajectories(demos, keys, demonstrations=True, image_keys=cameras)
+        parts.append(chunk_samples(demo_trajs, horizon))
     if cfg.data.corrections:
-        corrections = load_trajectories(cfg.data.corrections, keys, cfg.data.last_intervention_only)
+        corrections = load_trajectories(
+            cfg.data.corrections, keys, cfg.data.last_intervention_only, image_keys=cameras
+        )
         parts.append(chunk_samples(corrections, horizon))
     if not parts:
         raise ValueError("no training data: give data.demos, data.corrections or data.teleop_demos > 0")
@@ -127,7 +142,7 @@ def load_samples(cfg: DictConfig, out_dir: Path, is_main: bool = True) -> ChunkS
 
 
 def build_model(
-    cfg: DictConfig, state_dim: int, action_dim: int
+    cfg: DictConfig, state_dim: int, action_dim: int, num_cameras: int = 0
 ) -> tuple[torch.nn.Module, Normalization | None]:
     """A fresh model, or the ``init`` checkpoint's / FlowCorrect base's, with the
     normalisation it must keep (None: fit it on the data)."""
@@ -153,12 +168,22 @@ def build_model(
             raise ValueError(f"init checkpoint is a {ckpt.model.kind!r} model, model.kind is {kind!r}")
         return ckpt.model, ckpt.normalization
     m, horizon = cfg.model, int(cfg.data.horizon)
+    vision = None
+    if num_cameras:
+        v = m.vision
+        vision = VisionConfig(num_cameras, int(v.keypoints), tuple(v.channels), int(v.shift))
     if kind == "flow":
         config = FlowConfig(
-            state_dim, action_dim, horizon, tuple(m.hidden), int(m.time_features), int(m.integration_steps)
+            state_dim,
+            action_dim,
+            horizon,
+            tuple(m.hidden),
+            int(m.time_features),
+            int(m.integration_steps),
+            vision=vision,
         )
         return FlowMatchingModel(config), None
-    return BCModel(BCConfig(state_dim, action_dim, horizon, tuple(m.hidden))), None
+    return BCModel(BCConfig(state_dim, action_dim, horizon, tuple(m.hidden), vision)), None
 
 
 def train_config(cfg: DictConfig) -> TrainConfig:
@@ -197,8 +222,9 @@ def run(cfg: DictConfig, out_dir: Path) -> Path:
         if resume_state is None:
             raise ValueError(f"{cfg.resume} has no training state to resume from (use init= to fine-tune)")
     else:
-        model, normalization = build_model(cfg, samples.states.shape[1], samples.chunks.shape[2])
-    normalization = normalization or samples.fit_normalization(sample_layout(cfg)[0])
+        cameras = 0 if samples.images is None else samples.images.shape[1]
+        model, normalization = build_model(cfg, samples.states.shape[1], samples.chunks.shape[2], cameras)
+    normalization = normalization or samples.fit_normalization(*sample_layout(cfg)[:2])
     weights = intervention_weights(samples.labels, float(cfg.dexhil.target)) if cfg.dexhil.enabled else None
     data = TrainingData.from_samples(samples, normalization, weights, device)
     wrap = None

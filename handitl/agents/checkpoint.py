@@ -22,7 +22,13 @@ from torch import nn
 
 from handitl.agents.data import Normalization
 from handitl.agents.flowcorrect import RepairedFlowModel, flowcorrect_config_from_dict
-from handitl.agents.models import BCConfig, BCModel, ChunkModel, FlowConfig, FlowMatchingModel
+from handitl.agents.models import (
+    BCModel,
+    ChunkModel,
+    FlowMatchingModel,
+    bc_config_from_dict,
+    flow_config_from_dict,
+)
 
 FORMAT_NAME = "handitl.policy"
 FORMAT_VERSION = 1
@@ -32,13 +38,9 @@ class CheckpointError(ValueError):
     """A file is not a readable handitl policy checkpoint."""
 
 
-def _with_tuples(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-
 MODEL_BUILDERS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
-    FlowMatchingModel.kind: lambda d: FlowMatchingModel(FlowConfig(**_with_tuples(d))),
-    BCModel.kind: lambda d: BCModel(BCConfig(**_with_tuples(d))),
+    FlowMatchingModel.kind: lambda d: FlowMatchingModel(flow_config_from_dict(d)),
+    BCModel.kind: lambda d: BCModel(bc_config_from_dict(d)),
     RepairedFlowModel.kind: lambda d: RepairedFlowModel(flowcorrect_config_from_dict(d)),
 }
 """Model kind -> builder from its config dict (``dataclasses.asdict`` of the config)."""

@@ -146,7 +146,7 @@ def collect_corrections(
 ) -> list[RolloutRecord]:
     """Roll ``policy`` out under the simulated supervisor until ``budget_steps`` steps are
     recorded (the last rollout is cut at the budget); seeds ``first_seed``, +1, ..."""
-    env = make_env(config.task, terminate_on_success=True)
+    env = make_env(config.task, terminate_on_success=True, **policy.env_overrides)
     expert = expert_for(env)
     operator = IntentFollowingOperator(get_profile(config.operator), ExpertIntent(expert, env))
     supervisor = SimulatedSupervisor(env, expert, config.mode, config.trigger, config.sides)

@@ -9,7 +9,10 @@ of an episode is
   and concatenated in that order (shape (S,));
 * the action chunk ``a_t .. a_{t+H-1}`` of *executed* actions (shape (H, A)); past the
   episode's end the last action is repeated (the robot holds its final command);
-* the intervention label ``c_t`` (True when a human commanded step ``t``).
+* the intervention label ``c_t`` (True when a human commanded step ``t``);
+* optionally the camera images of ``o_t`` (``image_keys``: camera names, recorded as
+  ``images/<camera>`` when the env had ``image_cameras``): (C, h, w, 3) uint8, kept as
+  uint8 (a 64x64 image is 12 kB; as float it would be four times that).
 
 Normalisation statistics (per-dimension mean and std of states and of actions) are
 computed once from the training data and travel with the checkpoint, so a policy sees
@@ -42,6 +45,22 @@ privileged object state (velocities are left out: they are noisy and add little)
 def state_vector(observation: Mapping[str, Any], keys: Sequence[str] = DEFAULT_STATE_KEYS) -> np.ndarray:
     """(S,) float64 state vector of one env observation."""
     return np.concatenate([np.asarray(observation[k], dtype=np.float64).ravel() for k in keys])
+
+
+def stacked_images(observations: Mapping[str, np.ndarray], cameras: Sequence[str]) -> np.ndarray:
+    """(T, C, h, w, 3) uint8 images of stacked observations (recorded ``images/<camera>``)."""
+    missing = [c for c in cameras if f"images/{c}" not in observations]
+    if missing:
+        recorded = sorted(k.split("/", 1)[1] for k in observations if k.startswith("images/"))
+        raise KeyError(
+            f"camera images {missing} not in the episode (recorded cameras: {recorded or 'none'}; "
+            "record with EnvConfig.image_cameras)"
+        )
+    images = [np.asarray(observations[f"images/{c}"]) for c in cameras]
+    shapes = {im.shape[1:] for im in images}
+    if len(shapes) != 1 or images[0].ndim != 4 or images[0].shape[-1] != 3 or images[0].dtype != np.uint8:
+        raise ValueError(f"camera images must be uint8 (T, h, w, 3) of one size, got {sorted(shapes)}")
+    return np.stack(images, axis=1)
 
 
 def stacked_states(
@@ -96,23 +115,36 @@ class Normalizer:
 
 @dataclasses.dataclass(frozen=True)
 class Normalization:
-    """The state and action scalings of a policy (stored in its checkpoint)."""
+    """The state and action scalings of a policy and the observation layout it reads
+    (stored in its checkpoint): the state entries and, for a vision policy, the cameras
+    and their image size (images are scaled to [-0.5, 0.5] by the encoder itself)."""
 
     state: Normalizer
     action: Normalizer
     state_keys: tuple[str, ...] = DEFAULT_STATE_KEYS
+    image_keys: tuple[str, ...] = ()
+    """Camera names, in the order the model's encoders take them (empty: state only)."""
+    image_size: tuple[int, int] | None = None
+    """(height, width) of the images (``EnvConfig.image_size`` of the env to act in)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state.to_dict(),
             "action": self.action.to_dict(),
             "state_keys": list(self.state_keys),
+            "image_keys": list(self.image_keys),
+            "image_size": None if self.image_size is None else list(self.image_size),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Normalization:
+        size = d.get("image_size")
         return cls(
-            Normalizer.from_dict(d["state"]), Normalizer.from_dict(d["action"]), tuple(d["state_keys"])
+            Normalizer.from_dict(d["state"]),
+            Normalizer.from_dict(d["action"]),
+            tuple(d["state_keys"]),
+            tuple(d.get("image_keys", ())),
+            None if size is None else (int(size[0]), int(size[1])),
         )
 
 
@@ -126,6 +158,7 @@ class Trajectory:
         intervention: (N,) bool, a human commanded the step.
         success: the episode ended in task success (None when not recorded).
         source: where it came from (a file path), for messages.
+        images: (N, C, h, w, 3) uint8 camera images of the same observations, or None.
     """
 
     states: np.ndarray
@@ -133,6 +166,7 @@ class Trajectory:
     intervention: np.ndarray
     success: bool | None = None
     source: str = ""
+    images: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:
@@ -152,13 +186,21 @@ class Trajectory:
             states=self.states[start:],
             actions=self.actions[start:],
             intervention=self.intervention[start:],
+            images=None if self.images is None else self.images[start:],
         )
 
 
-def load_trajectory(path: str | Path, state_keys: Sequence[str] = DEFAULT_STATE_KEYS) -> Trajectory:
-    """Read one recorded episode (demo or correction rollout) as a :class:`Trajectory`."""
+def load_trajectory(
+    path: str | Path, state_keys: Sequence[str] = DEFAULT_STATE_KEYS, image_keys: Sequence[str] = ()
+) -> Trajectory:
+    """Read one recorded episode (demo or correction rollout) as a :class:`Trajectory`;
+    ``image_keys`` names the cameras whose images to load (none by default)."""
     episode = read_episode(path)
-    states = stacked_states(episode.observations, state_keys)[:-1]  # o_N follows the last action
+    try:  # o_N follows the last action
+        states = stacked_states(episode.observations, state_keys)[:-1]
+        images = stacked_images(episode.observations, image_keys)[:-1] if image_keys else None
+    except KeyError as exc:
+        raise KeyError(f"{path}: {exc.args[0]}") from None
     success = episode.metadata.get("success")
     return Trajectory(
         states,
@@ -166,6 +208,7 @@ def load_trajectory(path: str | Path, state_keys: Sequence[str] = DEFAULT_STATE_
         np.asarray(episode.intervention, dtype=bool),
         None if success is None else bool(success),
         str(path),
+        images,
     )
 
 
@@ -174,6 +217,7 @@ def load_trajectories(
     state_keys: Sequence[str] = DEFAULT_STATE_KEYS,
     last_intervention_only: bool = False,
     demonstrations: bool = False,
+    image_keys: Sequence[str] = (),
 ) -> list[Trajectory]:
     """All episodes of ``sources`` (episode files or directories of them).
 
@@ -192,7 +236,7 @@ def load_trajectories(
         paths.extend(found)
     out = []
     for path in paths:
-        traj = load_trajectory(path, state_keys)
+        traj = load_trajectory(path, state_keys, image_keys)
         if demonstrations:
             traj = dataclasses.replace(traj, intervention=np.zeros(traj.num_steps, bool))
         elif last_intervention_only:
@@ -210,12 +254,14 @@ class ChunkSamples:
         chunks: (M, H, A) float64 executed action chunks.
         labels: (M,) bool intervention labels of the chunks' first steps.
         success: (M,) bool, the sample's episode ended in success (False when unknown).
+        images: (M, C, h, w, 3) uint8 camera images of the states' observations, or None.
     """
 
     states: np.ndarray
     chunks: np.ndarray
     labels: np.ndarray
     success: np.ndarray
+    images: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.states)
@@ -225,12 +271,26 @@ class ChunkSamples:
         return self.chunks.shape[1]
 
     def subset(self, mask: np.ndarray) -> ChunkSamples:
-        return ChunkSamples(self.states[mask], self.chunks[mask], self.labels[mask], self.success[mask])
+        images = None if self.images is None else self.images[mask]
+        return ChunkSamples(
+            self.states[mask], self.chunks[mask], self.labels[mask], self.success[mask], images
+        )
 
-    def fit_normalization(self, state_keys: Sequence[str] = DEFAULT_STATE_KEYS) -> Normalization:
-        """Statistics of these samples' states and of every action in their chunks."""
+    def fit_normalization(
+        self, state_keys: Sequence[str] = DEFAULT_STATE_KEYS, image_keys: Sequence[str] = ()
+    ) -> Normalization:
+        """Statistics of these samples' states and of every action in their chunks;
+        ``image_keys`` names the cameras of :attr:`images` (their size is read off)."""
+        if bool(image_keys) != (self.images is not None) or (
+            self.images is not None and self.images.shape[1] != len(image_keys)
+        ):
+            have = 0 if self.images is None else self.images.shape[1]
+            raise ValueError(f"image_keys {list(image_keys)} do not match the samples' {have} camera(s)")
         actions = self.chunks.reshape(-1, self.chunks.shape[-1])
-        return Normalization(Normalizer.fit(self.states), Normalizer.fit(actions), tuple(state_keys))
+        size = None if self.images is None else (int(self.images.shape[2]), int(self.images.shape[3]))
+        return Normalization(
+            Normalizer.fit(self.states), Normalizer.fit(actions), tuple(state_keys), tuple(image_keys), size
+        )
 
     def normalized(self, norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
         """float32 (M, S) normalised states and (M, H, A) normalised chunks."""
@@ -262,13 +322,27 @@ def chunk_samples(trajectories: Sequence[Trajectory], horizon: int) -> ChunkSamp
         chunks=np.concatenate([action_chunks(t.actions, horizon) for t in trajectories]),
         labels=np.concatenate([t.intervention for t in trajectories]),
         success=np.concatenate([np.full(t.num_steps, bool(t.success)) for t in trajectories]),
+        images=_concat_images([t.images for t in trajectories]),
     )
+
+
+def _concat_images(parts: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    if all(p is None for p in parts):
+        return None
+    if any(p is None for p in parts):
+        raise ValueError("some datasets have camera images and some do not")
+    shapes = {p.shape[1:] for p in parts if p is not None}
+    if len(shapes) != 1:
+        raise ValueError(f"camera images differ in cameras or size: {sorted(shapes)}")
+    return np.concatenate(parts)  # type: ignore[arg-type]
 
 
 def concat_samples(parts: Sequence[ChunkSamples]) -> ChunkSamples:
     """Samples of several datasets in one (same state, horizon and action sizes)."""
+    fields = [f.name for f in dataclasses.fields(ChunkSamples) if f.name != "images"]
     return ChunkSamples(
-        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(ChunkSamples))
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in fields},
+        images=_concat_images([p.images for p in parts]),
     )
 
 
@@ -283,6 +357,7 @@ __all__ = [
     "concat_samples",
     "load_trajectories",
     "load_trajectory",
+    "stacked_images",
     "stacked_states",
     "state_vector",
 ]

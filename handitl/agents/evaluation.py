@@ -64,8 +64,8 @@ def rollout(spec: RolloutSpec) -> RolloutResult:
     from handitl.envs import make_env, task_entry
 
     torch.set_num_threads(1)  # processes are the parallel unit
-    env = make_env(spec.task, terminate_on_success=True)
     policy = ChunkPolicy.from_checkpoint(spec.checkpoint, n_exec=spec.n_exec)
+    env = make_env(spec.task, terminate_on_success=True, **policy.env_overrides)
     if spec.gate_scale is not None:
         if not hasattr(policy.model, "gate_scale"):
             raise ValueError(f"gate_scale given, but {spec.checkpoint} is not a FlowCorrect policy")

@@ -17,6 +17,9 @@ Robustness elsewhere comes from successful-rollout anchors (samples not correcte
 the repaired field is pulled to the base field, and the learned gate is trained toward 0
 on anchors and 1 on corrections. A gate of exactly 0 (``gate_scale = 0``) returns the base
 field itself, so the base policy's actions are reproduced bit for bit.
+
+With a vision base, its image encoder is part of the frozen policy: the adapters and the
+gate see the base's condition (state plus image features), so ``s`` above is that vector.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from handitl.agents.models import MLP, FlowConfig, FlowMatchingModel, randn, weighted_mean
+from handitl.agents.models import (
+    MLP,
+    FlowConfig,
+    FlowMatchingModel,
+    flow_config_from_dict,
+    randn,
+    weighted_mean,
+)
+from handitl.agents.vision import Conditioner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +104,8 @@ class RepairedFlowModel(nn.Module):
         self.base = base if base is not None else FlowMatchingModel(config.base)
         self.base.requires_grad_(False)
         self.lora = LoRAAdapters(self.base.net, config.rank, config.lora_scale)
-        self.gate_net = MLP([config.base.state_dim, *config.gate_hidden, 1]) if config.learned_gate else None
+        cond_dim = self.base.conditioner.dim
+        self.gate_net = MLP([cond_dim, *config.gate_hidden, 1]) if config.learned_gate else None
         self.gate_scale = config.gate_scale
         """Set to 0 at run time to act exactly as the base policy."""
 
@@ -101,36 +113,41 @@ class RepairedFlowModel(nn.Module):
     def horizon(self) -> int:
         return self.config.base.horizon
 
+    @property
+    def conditioner(self) -> Conditioner:
+        """The frozen base's state/image conditioner."""
+        return self.base.conditioner
+
     def train(self, mode: bool = True) -> RepairedFlowModel:
         super().train(mode)
         self.base.eval()  # frozen: never in training mode
         return self
 
-    def gate_logit(self, states: torch.Tensor) -> torch.Tensor | None:
-        return None if self.gate_net is None else self.gate_net(states).squeeze(1)
+    def gate_logit(self, cond: torch.Tensor) -> torch.Tensor | None:
+        return None if self.gate_net is None else self.gate_net(cond).squeeze(1)
 
-    def gate(self, states: torch.Tensor) -> torch.Tensor:
-        """alpha(s): (B,) gate values in [0, gate_scale]."""
-        logit = self.gate_logit(states)
+    def gate(self, cond: torch.Tensor) -> torch.Tensor:
+        """alpha(s): (B,) gate values in [0, gate_scale] of the base's condition ``cond``."""
+        logit = self.gate_logit(cond)
         if logit is None:
-            return torch.full(
-                (len(states),), float(self.gate_scale), dtype=states.dtype, device=states.device
-            )
+            return torch.full((len(cond),), float(self.gate_scale), dtype=cond.dtype, device=cond.device)
         return self.gate_scale * torch.sigmoid(logit)
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """f_rep(x, t, s) (B, H, A); the base field itself when the gate scale is 0."""
-        base_v = self.base.velocity(x, t, states)
+        base_v = self.base.velocity(x, t, cond)
         if self.gate_scale == 0.0:
             return base_v
-        adapted = self.base.field(lambda f: self.lora(self.base.net, f), x, t, states)
-        return base_v + self.gate(states)[:, None, None] * (adapted - base_v)
+        adapted = self.base.field(lambda f: self.lora(self.base.net, f), x, t, cond)
+        return base_v + self.gate(cond)[:, None, None] * (adapted - base_v)
 
     @torch.no_grad()
-    def predict(self, states: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self.base.integrate(states, noise, self.velocity)
+    def predict(
+        self, states: torch.Tensor, noise: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.base.integrate(self.base.condition(states, images), noise, self.velocity)
 
-    def fe_loss(self, states: torch.Tensor, corrected: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def fe_loss(self, cond: torch.Tensor, corrected: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """(B,) L_FE per correction sample (module docstring), trajectories from ``noise``."""
         n_steps = self.config.base.integration_steps
         dk = 1.0 / n_steps
@@ -139,12 +156,12 @@ class RepairedFlowModel(nn.Module):
             for n in range(n_steps):
                 xs.append(x)
                 t = torch.full((len(x),), n * dk, dtype=x.dtype, device=x.device)
-                x = x + dk * self.velocity(x, t, states)
-        b = len(states)
+                x = x + dk * self.velocity(x, t, cond)
+        b = len(cond)
         x_all = torch.cat(xs)
         steps = torch.arange(n_steps, dtype=noise.dtype, device=noise.device).repeat_interleave(b)
         target = (corrected.repeat(n_steps, 1, 1) - x_all) / ((n_steps - steps) * dk)[:, None, None]
-        pred = self.velocity(x_all, steps * dk, states.repeat(n_steps, 1))
+        pred = self.velocity(x_all, steps * dk, cond.repeat(n_steps, 1))
         per = (pred - target).pow(2).flatten(1).mean(dim=1).view(n_steps, b)
         w_n = (
             1.0
@@ -155,13 +172,13 @@ class RepairedFlowModel(nn.Module):
         return (w_n[:, None] * per).sum(dim=0) / w_n.sum()
 
     def anchor_loss(
-        self, states: torch.Tensor, chunks: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+        self, cond: torch.Tensor, chunks: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
     ) -> torch.Tensor:
         """(B,) ||f_rep - f_theta||^2 at points of the anchor chunks' flow paths."""
         x_t = (1.0 - t[:, None, None]) * noise + t[:, None, None] * chunks
         with torch.no_grad():
-            base_v = self.base.velocity(x_t, t, states)
-        return (self.velocity(x_t, t, states) - base_v).pow(2).flatten(1).mean(dim=1)
+            base_v = self.base.velocity(x_t, t, cond)
+        return (self.velocity(x_t, t, cond) - base_v).pow(2).flatten(1).mean(dim=1)
 
     def loss(
         self,
@@ -170,6 +187,7 @@ class RepairedFlowModel(nn.Module):
         weights: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """L_FE on corrections (``labels`` True) + anchor and gate terms on the others."""
         if labels is None:
@@ -177,22 +195,24 @@ class RepairedFlowModel(nn.Module):
         labels = labels.bool()
         w = torch.ones(len(states), dtype=states.dtype, device=states.device) if weights is None else weights
         noise = randn(chunks.shape, generator, chunks)
-        total = states.new_zeros(())
+        with torch.no_grad():  # the base's image encoder is frozen with it
+            cond = self.base.conditioner(states, images, generator, augment=True)
+        total = cond.new_zeros(())
         if labels.any():
             total = total + weighted_mean(
-                self.fe_loss(states[labels], chunks[labels], noise[labels]), w[labels]
+                self.fe_loss(cond[labels], chunks[labels], noise[labels]), w[labels]
             )
         anchors = ~labels
         if anchors.any() and self.config.anchor_weight > 0:
             t = torch.rand(
                 int(anchors.sum()),
                 generator=generator,
-                device=generator.device if generator is not None else states.device,
-                dtype=states.dtype,
-            ).to(states.device)
-            term = self.anchor_loss(states[anchors], chunks[anchors], noise[anchors], t)
+                device=generator.device if generator is not None else cond.device,
+                dtype=cond.dtype,
+            ).to(cond.device)
+            term = self.anchor_loss(cond[anchors], chunks[anchors], noise[anchors], t)
             total = total + self.config.anchor_weight * weighted_mean(term, w[anchors])
-        logit = self.gate_logit(states)
+        logit = self.gate_logit(cond)
         if logit is not None and self.config.gate_weight > 0:
             bce = nn.functional.binary_cross_entropy_with_logits(
                 logit, labels.to(logit.dtype), reduction="none"
@@ -207,10 +227,9 @@ class RepairedFlowModel(nn.Module):
 def flowcorrect_config_from_dict(d: dict[str, Any]) -> FlowCorrectConfig:
     """Rebuild a :class:`FlowCorrectConfig` from ``dataclasses.asdict`` output."""
     fields = dict(d)
-    base = dict(fields.pop("base"))
-    base["hidden"] = tuple(base["hidden"])
+    base = flow_config_from_dict(fields.pop("base"))
     fields["gate_hidden"] = tuple(fields["gate_hidden"])
-    return FlowCorrectConfig(base=FlowConfig(**base), **fields)
+    return FlowCorrectConfig(base=base, **fields)
 
 
 __all__ = ["FlowCorrectConfig", "LoRAAdapters", "RepairedFlowModel", "flowcorrect_config_from_dict"]

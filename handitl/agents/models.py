@@ -4,6 +4,9 @@ Both map a normalised state vector ``s`` (B, S) to a normalised action chunk (B,
 (see :mod:`handitl.agents.data`) and share one small interface, :class:`ChunkModel`:
 ``loss(states, chunks, weights)`` for training and ``predict(states, noise)`` for acting,
 so training, checkpoints and the receding-horizon policy do not care which one it is.
+With a :class:`~handitl.agents.vision.VisionConfig` they also see camera images
+(``images=`` (B, C, h, w, 3) uint8), encoded and joined to the state by a
+:class:`~handitl.agents.vision.Conditioner`; the networks below read that condition.
 
 Flow matching (rectified flow / conditional OT path): with noise ``x0 ~ N(0, I)`` and a
 data chunk ``x1``, ``x_t = (1 - t) x0 + t x1`` moves at the constant velocity
@@ -21,6 +24,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from handitl.agents.vision import Conditioner, VisionConfig
+
 
 @runtime_checkable
 class ChunkModel(Protocol):
@@ -33,6 +38,10 @@ class ChunkModel(Protocol):
     def horizon(self) -> int:
         """H: actions per chunk."""
 
+    @property
+    def conditioner(self) -> Conditioner:
+        """Joins the state and (with vision) image features; ``.vision`` its config."""
+
     def loss(
         self,
         states: torch.Tensor,
@@ -40,12 +49,16 @@ class ChunkModel(Protocol):
         weights: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Scalar training loss of normalised (B, S) states and (B, H, A) chunks; ``weights``
         (B,) scale each sample's term (DexHiL), ``generator`` draws the training noise,
-        ``labels`` (B,) bool are the intervention labels (used by FlowCorrect only)."""
+        ``labels`` (B,) bool are the intervention labels (used by FlowCorrect only),
+        ``images`` (B, C, h, w, 3) uint8 the camera images of a model with vision."""
 
-    def predict(self, states: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def predict(
+        self, states: torch.Tensor, noise: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B, H, A) normalised chunks for (B, S) states; ``noise`` (B, H, A) ~ N(0, I)."""
 
 
@@ -107,10 +120,16 @@ class FlowConfig:
     for the bimanual env) through hidden layers narrower than that, and plateaus near the
     data variance; predicting the chunk lets it ignore x_t where the data are unimodal
     (the same field, parameterised for an MLP narrower than its output)."""
+    vision: VisionConfig | None = None
+    """Image encoder (None: state only)."""
 
 
 class FlowMatchingModel(nn.Module):
-    """MLP velocity field over a flattened action chunk, conditioned on the state."""
+    """MLP velocity field over a flattened action chunk, conditioned on the state (and
+    image features, with vision).
+
+    :meth:`velocity`, :meth:`field`, :meth:`output` and :meth:`integrate` take the
+    condition ``cond`` (B, D) of :meth:`condition`: the state itself without vision."""
 
     kind: ClassVar[str] = "flow"
 
@@ -119,27 +138,32 @@ class FlowMatchingModel(nn.Module):
         self.config = config
         c = config
         self.chunk_size = c.horizon * c.action_dim
-        self.net = MLP([self.chunk_size + c.time_features + c.state_dim, *c.hidden, self.chunk_size])
+        self.conditioner = Conditioner(c.state_dim, c.vision)
+        self.net = MLP([self.chunk_size + c.time_features + self.conditioner.dim, *c.hidden, self.chunk_size])
 
     @property
     def horizon(self) -> int:
         return self.config.horizon
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """f(x, t, s): (B, H, A) velocity at chunks ``x`` (B, H, A), times ``t`` (B,)."""
-        return self.field(self.net, x, t, states)
+    def condition(self, states: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, D) condition of normalised states and (with vision) uint8 images."""
+        return self.conditioner(states, images)
 
-    def field(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """f(x, t, s): (B, H, A) velocity at chunks ``x`` (B, H, A), times ``t`` (B,)."""
+        return self.field(self.net, x, t, cond)
+
+    def field(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """The velocity computed by ``net`` on this model's input layout (LoRA variants
         of :attr:`net` reuse it)."""
-        out = self.output(net, x, t, states)
+        out = self.output(net, x, t, cond)
         if not self.config.data_prediction:
             return out
         return (out - x) / (1.0 - t).clamp_min(_MIN_REMAINING_TIME)[:, None, None]
 
-    def output(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    def output(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """(B, H, A) raw output of ``net``: the chunk estimate or the velocity."""
-        features = torch.cat([x.flatten(1), time_features(t, self.config.time_features), states], dim=1)
+        features = torch.cat([x.flatten(1), time_features(t, self.config.time_features), cond], dim=1)
         return net(features).view_as(x)
 
     def loss(
@@ -149,29 +173,33 @@ class FlowMatchingModel(nn.Module):
         weights: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Conditional flow matching; with data prediction the regression is on the
         chunk (the velocity error times (1 - t), which stays bounded as t -> 1)."""
         noise = randn(chunks.shape, generator, chunks)
         t = rand((len(chunks),), generator, chunks)
+        cond = self.conditioner(states, images, generator, augment=True)
         x_t = (1.0 - t[:, None, None]) * noise + t[:, None, None] * chunks
-        out = self.output(self.net, x_t, t, states)
+        out = self.output(self.net, x_t, t, cond)
         err = out - chunks if self.config.data_prediction else out - (chunks - noise)
         return weighted_mean(err.pow(2).flatten(1).mean(dim=1), weights)
 
-    def integrate(self, states: torch.Tensor, noise: torch.Tensor, field: Any = None) -> torch.Tensor:
+    def integrate(self, cond: torch.Tensor, noise: torch.Tensor, field: Any = None) -> torch.Tensor:
         """Euler-integrate ``field`` (default :meth:`velocity`) from ``noise`` over K steps."""
         field = field or self.velocity
         k = self.config.integration_steps
         x = noise
         for n in range(k):
             t = torch.full((len(x),), n / k, dtype=x.dtype, device=x.device)
-            x = x + field(x, t, states) / k
+            x = x + field(x, t, cond) / k
         return x
 
     @torch.no_grad()
-    def predict(self, states: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self.integrate(states, noise)
+    def predict(
+        self, states: torch.Tensor, noise: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.integrate(self.condition(states, images), noise)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +210,8 @@ class BCConfig:
     action_dim: int
     horizon: int = 16
     hidden: tuple[int, ...] = (256, 256, 256)
+    vision: VisionConfig | None = None
+    """Image encoder (None: state only)."""
 
 
 class BCModel(nn.Module):
@@ -193,14 +223,16 @@ class BCModel(nn.Module):
     def __init__(self, config: BCConfig) -> None:
         super().__init__()
         self.config = config
-        self.net = MLP([config.state_dim, *config.hidden, config.horizon * config.action_dim])
+        self.conditioner = Conditioner(config.state_dim, config.vision)
+        self.net = MLP([self.conditioner.dim, *config.hidden, config.horizon * config.action_dim])
 
     @property
     def horizon(self) -> int:
         return self.config.horizon
 
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return self.net(states).view(len(states), self.config.horizon, self.config.action_dim)
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        """(B, H, A) chunks of the condition (the state without vision)."""
+        return self.net(cond).view(len(cond), self.config.horizon, self.config.action_dim)
 
     def loss(
         self,
@@ -209,12 +241,27 @@ class BCModel(nn.Module):
         weights: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return weighted_mean((self(states) - chunks).pow(2).flatten(1).mean(dim=1), weights)
+        cond = self.conditioner(states, images, generator, augment=True)
+        return weighted_mean((self(cond) - chunks).pow(2).flatten(1).mean(dim=1), weights)
 
     @torch.no_grad()
-    def predict(self, states: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self(states)
+    def predict(
+        self, states: torch.Tensor, noise: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self(self.conditioner(states, images))
+
+
+def flow_config_from_dict(d: dict[str, Any]) -> FlowConfig:
+    """Rebuild a :class:`FlowConfig` from ``dataclasses.asdict`` output (checkpoints)."""
+    return FlowConfig(
+        **{**d, "hidden": tuple(d["hidden"]), "vision": VisionConfig.from_dict(d.get("vision"))}
+    )
+
+
+def bc_config_from_dict(d: dict[str, Any]) -> BCConfig:
+    return BCConfig(**{**d, "hidden": tuple(d["hidden"]), "vision": VisionConfig.from_dict(d.get("vision"))})
 
 
 def randn(
@@ -230,4 +277,14 @@ def rand(shape: tuple[int, ...], generator: torch.Generator | None, like: torch.
     return torch.rand(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
-__all__ = ["BCConfig", "BCModel", "ChunkModel", "FlowConfig", "FlowMatchingModel", "MLP", "time_features"]
+__all__ = [
+    "BCConfig",
+    "BCModel",
+    "ChunkModel",
+    "FlowConfig",
+    "FlowMatchingModel",
+    "MLP",
+    "bc_config_from_dict",
+    "flow_config_from_dict",
+    "time_features",
+]

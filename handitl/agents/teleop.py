@@ -132,6 +132,11 @@ class TeleopConfig:
     replanning included) rather than its timed plan; see :class:`ExpertIntent`. The
     expert itself then plays ``time_scale`` times slower (``ScriptedExpert.time_scale``).
     Long tasks whose experts plan as they go (UnscrewWithDrill) need it."""
+    image_cameras: tuple[str, ...] = ()
+    """Cameras whose images are recorded with every observation (for vision policies;
+    needs a GL backend, ``MUJOCO_GL=egl`` headless). Empty: state only."""
+    image_size: tuple[int, int] = (84, 84)
+    """(height, width) of the recorded images (uint8, 21 kB per camera and step)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +157,10 @@ class TeleopSession:
 
     def __init__(self, config: TeleopConfig, recorder: EpisodeRecorder | None = None) -> None:
         self.config = config
-        self.env = make_env(config.task, terminate_on_success=config.stop_on_success)
+        images = {"image_cameras": tuple(config.image_cameras), "image_size": tuple(config.image_size)}
+        self.env = make_env(
+            config.task, terminate_on_success=config.stop_on_success, **(images if config.image_cameras else {})
+        )
         self.expert = expert_for(self.env)
         self.time_scale = config.time_scale
         if config.live_intent:

@@ -1,7 +1,8 @@
 """Training loop of chunk models: minibatch SGD on in-memory samples, resumable.
 
 The whole dataset lives on the training device as tensors (state datasets are small: a
-million samples of ~150 floats is under 1 GB), so a step is an index draw and a
+million samples of ~150 floats is under 1 GB; camera images stay uint8, 12 kB per 64x64
+image, and become floats only per minibatch), so a step is an index draw and a
 forward/backward pass, no data-loader workers. All randomness (minibatch indices,
 flow noise and times) comes from generators seeded from ``TrainConfig.seed`` and the
 process rank, and their states are part of :meth:`Trainer.state_dict`, so a resumed run
@@ -55,6 +56,8 @@ class TrainingData:
     """(M,) bool intervention labels."""
     weights: torch.Tensor
     """(M,) float32 per-sample loss weights (1 without DexHiL)."""
+    images: torch.Tensor | None = None
+    """(M, C, h, w, 3) uint8 camera images (None: state only)."""
 
     def __len__(self) -> int:
         return len(self.states)
@@ -74,6 +77,7 @@ class TrainingData:
             torch.as_tensor(chunks, device=device),
             torch.as_tensor(samples.labels, device=device),
             torch.as_tensor(w, dtype=torch.float32, device=device),
+            None if samples.images is None else torch.as_tensor(samples.images, device=device),
         )
 
 
@@ -91,8 +95,11 @@ class LossModule(nn.Module):
         weights: torch.Tensor,
         labels: torch.Tensor,
         generator: torch.Generator,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.model.loss(states, chunks, weights, generator, labels)
+        if images is None:  # state-only models need not know the argument
+            return self.model.loss(states, chunks, weights, generator, labels)
+        return self.model.loss(states, chunks, weights, generator, labels, images=images)
 
 
 class Trainer:
@@ -139,7 +146,10 @@ class Trainer:
         n = len(self.data)
         idx = torch.randint(n, (min(self.config.batch_size, n),), generator=self._index_gen).to(self.device)
         d = self.data
-        loss = self.loss_module(d.states[idx], d.chunks[idx], d.weights[idx], d.labels[idx], self._noise_gen)
+        images = None if d.images is None else d.images[idx]
+        loss = self.loss_module(
+            d.states[idx], d.chunks[idx], d.weights[idx], d.labels[idx], self._noise_gen, images
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip > 0:

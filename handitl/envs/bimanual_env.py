@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -179,7 +180,15 @@ class BimanualEnv(gym.Env):
             raise ValueError(f"no camera {camera!r}; cameras: {', '.join(self.camera_names)}")
         key = (height, width)
         if key not in self._renderers:
-            self._renderers[key] = mujoco.Renderer(self.model, height=height, width=width)
+            try:
+                self._renderers[key] = mujoco.Renderer(self.model, height=height, width=width)
+            except (AttributeError, RuntimeError, mujoco.FatalError) as exc:
+                # MUJOCO_GL=disable (or no GL library) leaves mujoco without a GL context
+                raise RuntimeError(
+                    f"cannot render camera {camera!r} ({type(exc).__name__}: {exc}); rendering needs a GL "
+                    f"backend: set MUJOCO_GL=egl (headless GPU/CPU) or osmesa before starting Python "
+                    f"(now MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r})"
+                ) from exc
         renderer = self._renderers[key]
         renderer.update_scene(self.data, camera=camera)
         return renderer.render()
