@@ -98,7 +98,8 @@ def run(cfg: DictConfig, out_dir: Path) -> list[RoundSummary]:
     out_dir.mkdir(parents=True, exist_ok=True)
     c = cfg.collect
     collect = CollectConfig(task=cfg.task, mode=mode, method=c.method, operator=c.operator,
-                            budget_steps=int(c.budget_steps), max_steps=int(c.max_steps))  # fmt: skip
+                            budget_steps=int(c.budget_steps), max_steps=int(c.max_steps),
+                            time_scale=float(c.time_scale))  # fmt: skip
     policy_path, corrections, summaries = Path(cfg.base), [], []
     for r in range(int(cfg.rounds)):
         round_dir = out_dir / f"round{r}"

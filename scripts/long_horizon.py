@@ -145,6 +145,14 @@ def record_demos(cfg: DictConfig, task: str, out_dir: Path, first_seed: int, epi
     return count, steps
 
 
+def rollout_limit(cfg: DictConfig, task: str) -> int:
+    """Control ticks a policy rollout gets by default: the task's limit x the demos'
+    ``time_scale``, the time the demonstrators had. A policy imitates the demos' pace (3.5x
+    slower than the scripted expert the limit was set for), so the task's own limit would
+    stop it about a third of the way through a demonstration."""
+    return math.ceil(task_entry(task).max_episode_steps * float(cfg.demos.time_scale))
+
+
 def collect(
     cfg: DictConfig, task: str, mode: Mode, policy: Path, out_dir: Path, first_seed: int
 ) -> tuple[int, float]:
@@ -158,7 +166,8 @@ def collect(
     trigger = TriggerConfig(**OmegaConf.to_container(c.trigger))  # type: ignore[arg-type]
     config = CollectConfig(task=task, mode=mode, method=c.method, operator=c.operator,
                            budget_steps=int(cfg.budget_steps), trigger=trigger,
-                           max_steps=int(c.max_steps or task_entry(task).max_episode_steps))  # fmt: skip
+                           max_steps=int(c.max_steps or rollout_limit(cfg, task)),
+                           time_scale=float(cfg.demos.time_scale))  # fmt: skip
     with tqdm(total=config.budget_steps, unit="step", desc=f"{task}: {mode.name.lower()} rollouts",
               disable=not cfg.progress) as bar:  # fmt: skip
         records = collect_corrections(ChunkPolicy.from_checkpoint(policy), config, out_dir, first_seed,
@@ -200,7 +209,8 @@ def evaluate(cfg: DictConfig, task: str, arm: str, policy: Path, out: Path) -> l
             return [RolloutResult(int(r["seed"]), float(r["score"]), float(r["normalized_score"]),
                                   r["success"] == "True", float(r["completion_time"]), int(r["steps"]))
                     for r in csv.DictReader(f)]  # fmt: skip
-    specs = [RolloutSpec(str(policy.resolve()), task, EVAL_SEED + k, cfg.eval.max_steps)
+    max_steps = int(cfg.eval.max_steps or rollout_limit(cfg, task))
+    specs = [RolloutSpec(str(policy.resolve()), task, EVAL_SEED + k, max_steps)
              for k in range(int(cfg.eval.rollouts))]  # fmt: skip
     workers = int(cfg.workers) if cfg.workers is not None else (os.cpu_count() or 1)
     with tqdm(

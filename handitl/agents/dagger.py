@@ -11,7 +11,11 @@ operators did "whenever they judged intervention necessary":
 it then corrects in full takeover or copilot mode - an
 :class:`~handitl.intervention.streams.IntentFollowingOperator` following the expert,
 through the chosen retargeter - for at least ``min_hold`` seconds and until the palm is
-back within ``drift_off`` of the plan (hysteresis, so it does not chatter). Every step is
+back within ``drift_off`` of the plan (hysteresis, so it does not chatter). The plan is
+played at the pace of the demonstrations the policy learned (``time_scale``: simulated
+teleop demos follow it 3.5x slower): a policy moving at the demos' pace is on plan, and
+the operator corrects at that pace too; the supervisor's times (stall, hold) stretch with
+it. Every step is
 recorded (autonomous and intervention segments, per-frame labels; D_corr), with the
 rollout's success in the episode metadata, so the files feed ``scripts/train.py``
 (``data.corrections``, DexHiL weights, FlowCorrect anchors). Collection stops at a budget
@@ -42,7 +46,8 @@ from handitl.intervention.streams.frame import HumanFrame
 
 @dataclasses.dataclass(frozen=True)
 class TriggerConfig:
-    """When the simulated operator intervenes and releases (units: m, s)."""
+    """When the simulated operator intervenes and releases (units: m, and s of the plan,
+    which a ``time_scale`` > 1 stretches)."""
 
     drift_on: float = 0.06
     """Intervene when a palm is this far from the expert's plan."""
@@ -67,12 +72,16 @@ class SimulatedSupervisor:
         mode: Mode,
         config: TriggerConfig | None = None,
         sides: tuple[Side, ...] = (Side.RIGHT,),
+        time_scale: float = 1.0,
     ) -> None:
         if mode is Mode.AUTONOMOUS:
             raise ValueError("the supervisor intervenes in TAKEOVER or COPILOT mode")
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
         self.env, self.expert, self.intervene_mode = env, expert, mode
         self.config = config or TriggerConfig()
         self.sides = sides
+        self.time_scale = float(time_scale)
         self.reset()
 
     def reset(self) -> None:
@@ -82,16 +91,21 @@ class SimulatedSupervisor:
         self.interventions = 0
 
     def drift(self, t: float) -> float:
-        """Largest palm distance from the expert's timed plan, m."""
-        plan = self.expert.intent(t)
+        """Largest palm distance from the expert's timed plan at episode time ``t``
+        (the plan played ``time_scale`` times slower), m."""
+        plan = self.expert.intent(t / self.time_scale)
         return max(float(np.linalg.norm(self.env.palm_pose(s)[0] - plan[s]["palm_pos"])) for s in self.sides)
 
     def mode(self, t: float, frame: HumanFrame | None) -> Mode:
+        drift = self.drift(t)
+        return self._decide(t / self.time_scale, drift)
+
+    def _decide(self, t: float, drift: float) -> Mode:
+        """The trigger logic in plan time ``t`` (stall and hold times are plan seconds)."""
         c = self.config
         score = self.env.task.evaluate(self.env.model, self.env.data).score
         if score > self._best_score:
             self._best_score, self._best_at = score, t
-        drift = self.drift(t)
         if self._since is not None:
             held = t - self._since
             if held >= c.max_hold or (held >= c.min_hold and drift <= c.drift_off):
@@ -122,6 +136,9 @@ class CollectConfig:
     trigger: TriggerConfig = TriggerConfig()
     sides: tuple[Side, ...] = (Side.RIGHT,)
     """Hands the operator corrects."""
+    time_scale: float = 1.0
+    """Pace of the expert's plan that the supervisor compares with and the operator
+    follows: the ``time_scale`` of the demos the policy learned (``TeleopConfig``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,14 +165,18 @@ def collect_corrections(
     recorded (the last rollout is cut at the budget); seeds ``first_seed``, +1, ..."""
     env = make_env(config.task, terminate_on_success=True, **policy.env_overrides)
     expert = expert_for(env)
-    operator = IntentFollowingOperator(get_profile(config.operator), ExpertIntent(expert, env))
-    supervisor = SimulatedSupervisor(env, expert, config.mode, config.trigger, config.sides)
+    intent = ExpertIntent(expert, env, time_scale=config.time_scale)
+    operator = IntentFollowingOperator(get_profile(config.operator), intent)
+    supervisor = SimulatedSupervisor(
+        env, expert, config.mode, config.trigger, config.sides, config.time_scale
+    )
     metadata = {
         "task": config.task,
         "method": config.method,
         "operator": config.operator,
         "mode": config.mode.name.lower(),
         "kind": "correction",
+        "time_scale": config.time_scale,
     }
     recorder = EpisodeRecorder(out_dir, metadata)
     wrapper = intervention_wrapper(

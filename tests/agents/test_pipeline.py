@@ -15,7 +15,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from handitl.agents.checkpoint import load_checkpoint
-from handitl.agents.dagger import CollectConfig, TriggerConfig, collect_corrections
+from handitl.agents.dagger import CollectConfig, SimulatedSupervisor, TriggerConfig, collect_corrections
 from handitl.agents.data import chunk_samples, load_trajectories, state_vector
 from handitl.agents.experts import expert_for
 from handitl.agents.learned import ChunkPolicy
@@ -201,6 +201,28 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
     evaluate.run(_config("evaluate", [f"checkpoint={fc_path}", "gate_scale=0", *ev]), tmp_path / "eval_g0")
     rows = [(tmp_path / d / "rollouts.csv").read_text().splitlines() for d in ("eval_base", "eval_g0")]
     assert rows[0] == rows[1]
+
+
+def test_supervisor_follows_the_plan_at_the_demos_pace() -> None:
+    """With time_scale 3.5 (the teleop demos' pace) the supervisor measures drift from
+    the plan at t / 3.5 and its stall time stretches 3.5x: it intervenes on a stalled
+    policy after 3.5 s of episode time for a 1 s stall time, not before."""
+    env = make_env(TASK)
+    env.reset(seed=0)
+    expert = expert_for(env)
+    expert.reset()
+    trigger = TriggerConfig(drift_on=10.0, stall_time=1.0)
+    paced = SimulatedSupervisor(env, expert, Mode.TAKEOVER, trigger, time_scale=3.5)
+    palm = env.palm_pose(Side.RIGHT)[0]
+    for t in (2.0, 7.0):
+        expected = np.linalg.norm(palm - expert.intent(t / 3.5)[Side.RIGHT]["palm_pos"])
+        assert paced.drift(t) == pytest.approx(expected, abs=1e-12)
+    assert paced.drift(7.0) != pytest.approx(SimulatedSupervisor(env, expert, Mode.TAKEOVER).drift(7.0))
+    modes = {t: paced.mode(t, None) for t in (0.0, 3.4, 3.6)}  # the score never rises
+    assert modes == {0.0: Mode.AUTONOMOUS, 3.4: Mode.AUTONOMOUS, 3.6: Mode.TAKEOVER}
+    with pytest.raises(ValueError, match="time_scale"):
+        SimulatedSupervisor(env, expert, Mode.TAKEOVER, time_scale=0.0)
+    env.close()
 
 
 def test_tiny_dagger_round_end_to_end(demos: Path, tmp_path: Path) -> None:

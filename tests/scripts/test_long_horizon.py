@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from handitl.agents.evaluation import RolloutResult
+from handitl.envs import task_entry
 from handitl.experiments.long_horizon import ARMS, ArmResult, markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +89,13 @@ def test_arm_result_statistics() -> None:
     assert "| UnscrewWithDrill | copilot | 4 | 0.625 ±" in markdown_table(
         [r]
     ) and "2000 (25%)" in markdown_table([r])
+
+
+def test_rollouts_get_the_demonstrators_time() -> None:
+    """Evaluation and collection rollouts default to the task's limit x the demos' pace
+    (a policy imitating 3.5x-slower demos needs that long), unless set."""
+    script, cfg = _script(), _cfg([])
+    limit = task_entry("UnscrewWithDrill").max_episode_steps
+    assert script.rollout_limit(cfg, "UnscrewWithDrill") == math.ceil(limit * 3.5)
+    assert script.rollout_limit(_cfg(["demos.time_scale=1.0"]), "UnscrewWithDrill") == limit
+
