@@ -69,6 +69,24 @@ def test_same_seed_gives_bit_identical_rollouts(env_id: str) -> None:
     assert not np.array_equal(a[0]["arm_qpos"], c[0]["arm_qpos"])
 
 
+@pytest.mark.parametrize("env_id", env_ids())
+def test_initial_conditions_name_what_reset_drew(env_id: str) -> None:
+    """Every task reports the parameters its reset drew (at least two, finite, each name
+    ending in its unit); a seed gives the same values again, another seed different ones."""
+    task = env_id.split("/")[1].split("-v")[0]
+    env = make_env(task)
+
+    def drawn(seed: int) -> dict[str, float]:
+        env.reset(seed=seed)
+        return env.task.initial_conditions
+
+    a, b, c = drawn(3), drawn(3), drawn(4)
+    env.close()
+    assert len(a) >= 2 and all(np.isfinite(v) for v in a.values())
+    assert all(name.endswith(("_m", "_rad")) for name in a), list(a)
+    assert a == b and a.keys() == c.keys() and a != c
+
+
 def test_an_episode_does_not_depend_on_the_episodes_before_it() -> None:
     """Seed 1 after a 30-step expert episode of seed 0 is bit-identical to seed 1 in a
     fresh env (the IK's box-QP warm start was carried across resets: 1e-15 rad apart)."""

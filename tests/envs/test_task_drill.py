@@ -269,3 +269,46 @@ def test_hold_keeps_the_lifted_drill() -> None:
     turn = u.task.measurements["tilt"] - tilt
     print(f"\nhold drift {drift * 1e3:.2f} mm, turn {turn:.3f} rad over 2 s")
     assert drift < 0.005 and abs(turn) < 0.1 and u.task.measurements["grasped"]
+
+
+def test_initial_conditions_report_the_sampled_drill_pose() -> None:
+    """After reset, ``initial_conditions`` holds the drill's sampled position and yaw: equal
+    to the drill's pose in the simulation (to 1e-12) and inside the config's ranges."""
+    env, u = _env()
+    c = u.task.config
+    for seed in range(5):
+        env.reset(seed=seed)
+        ic = u.task.initial_conditions
+        pos, rot = u.task.drill_pose(u.data)
+        assert ic["drill_x_m"] == pytest.approx(pos[0], abs=1e-12)
+        assert ic["drill_y_m"] == pytest.approx(pos[1], abs=1e-12)
+        assert ic["drill_yaw_rad"] == pytest.approx(math.atan2(rot[1, 0], rot[0, 0]), abs=1e-12)
+        assert c.drill_xy_low[0] <= ic["drill_x_m"] <= c.drill_xy_high[0]
+        assert c.drill_xy_low[1] <= ic["drill_y_m"] <= c.drill_xy_high[1]
+        assert abs(ic["drill_yaw_rad"]) <= c.yaw_range
+
+
+def test_grasp_roll_keeps_the_palm_heading_within_its_bounds() -> None:
+    """The grasp keeps its configured roll (0.25) while the drill's yaw + roll lies in
+    [min_heading, max_heading] = [0.15, 0.4], and rolls more (rounded to roll_step) for a
+    drill turned toward the arm, less for one turned away; the palm's world heading then
+    lies within the bounds to half a step."""
+    env, u = _env()
+    env.reset(seed=0)
+    expert = PickUpDrillExpert(u)
+    c = expert.config
+    for yaw, expected in ((0.25, 0.15), (0.2, 0.2), (0.1, 0.25), (-0.1, 0.25), (-0.25, 0.4)):
+        cz, sz = math.cos(yaw), math.sin(yaw)
+        rot = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+        roll = expert.roll_for(rot)
+        assert roll == pytest.approx(expected, abs=1e-9), yaw
+        assert c.min_heading - c.roll_step / 2 <= yaw + roll <= c.max_heading + c.roll_step / 2
+
+
+@pytest.mark.parametrize("seed", [1028, 1091])
+def test_expert_on_seeds_the_first_plan_failed(seed: int) -> None:
+    """Seeds outside the range the expert was first tuned on that it used to fail: 1028
+    (drill close to the arm, yawed +0.2: the turning thumb knocked it over) and 1091
+    (yawed -0.24: joint 6 at its limit, the hand pushed it over). Both succeed now."""
+    info, _, _ = _rollout(seed)
+    assert info["success"], info["stages"]

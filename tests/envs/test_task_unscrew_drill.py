@@ -203,3 +203,12 @@ def test_same_seed_same_rollout() -> None:
     _, a, _ = _rollout(4, steps=600)
     _, b, _ = _rollout(4, steps=600)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", [1062, 1070])
+def test_expert_sets_the_drill_down_where_the_first_plan_failed(seed: int) -> None:
+    """Held-out seeds whose set-down used to fail: 1062 (turning the thumb flat before
+    withdrawing flung the drill) and 1070 (the wrist reached the table 6 cm up and the
+    dropped drill tipped over). Both now end with the drill standing, released."""
+    info, _, _ = _rollout(seed, steps=2000)
+    assert info["success"], info["stages"]

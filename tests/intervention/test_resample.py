@@ -296,10 +296,12 @@ def test_recorded_source_agrees_with_resample() -> None:
             assert np.nanmax(np.abs(got - ref), initial=0.0) <= 1e-15
 
 
-def test_one_pair_slerp_equals_the_array_slerp_bit_for_bit() -> None:
-    """slerp_one (RecordedSource's per-tick path) returns exactly slerp's quaternion on
+def test_one_pair_slerp_equals_the_array_slerp() -> None:
+    """slerp_one (RecordedSource's per-tick path) returns slerp's quaternion to 4e-16 on
     2000 random pairs: separations from 1e-9 rad to pi, both signs of the dot product,
-    fractions 0 and 1 included."""
+    fractions 0 and 1 included. The two are the same formulas on Python floats and on
+    numpy arrays; numpy's vectorised sin/atan2 may differ from libm's in the last bit on
+    some CPUs, so equality is to a few ulps, not bit for bit."""
     rng = np.random.default_rng(7)
     for k in range(2000):
         a = rng.normal(size=4)
@@ -308,4 +310,4 @@ def test_one_pair_slerp_equals_the_array_slerp_bit_for_bit() -> None:
         b /= np.linalg.norm(b) * (-1.0 if k % 3 == 0 else 1.0)
         fraction = (0.0, 1.0)[k] if k < 2 else float(rng.uniform())
         want = slerp(a[None], b[None], np.array([fraction]))[0]
-        assert np.array_equal(slerp_one(a, b, fraction), want)
+        np.testing.assert_allclose(slerp_one(a, b, fraction), want, rtol=0.0, atol=4e-16)

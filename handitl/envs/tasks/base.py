@@ -73,6 +73,14 @@ class Task(abc.ABC):
     """Base class of tasks. Subclasses take a frozen config dataclass in ``__init__``."""
 
     name: str = "task"
+    _initial_conditions: dict[str, float] = {}  # reset assigns a new dict; never mutated
+
+    @property
+    def initial_conditions(self) -> dict[str, float]:
+        """The parameters :meth:`reset` drew for this episode (e.g. an object's position
+        and yaw), by name with their unit in the name: what a failure report of a seed
+        needs to show where in the sampled range it lies. Empty until the first reset."""
+        return dict(self._initial_conditions)
 
     def build(self, spec: mujoco.MjSpec, scene: SceneDescription) -> None:
         """Add props, sites and cameras to the scene spec (before compile)."""

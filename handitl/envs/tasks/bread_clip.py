@@ -162,6 +162,9 @@ class BreadClip(Task):
         data.qpos[self._hinge_qpos] = 0.0
         data.mocap_pos[self._neck_mocap] = [neck_xy[0], neck_xy[1], 0.0]
         data.mocap_quat[self._neck_mocap] = [1.0, 0.0, 0.0, 0.0]
+        self._initial_conditions = {"clip_x_m": float(clip_xy[0]), "clip_y_m": float(clip_xy[1]),
+                                    "clip_yaw_rad": float(yaw), "neck_x_m": float(neck_xy[0]),
+                                    "neck_y_m": float(neck_xy[1])}  # fmt: skip
         self._latched = dict.fromkeys(STAGES, False)
         self._clamped_since = None
 

@@ -152,6 +152,8 @@ class PickUpDrill(Task):
         data.qpos[self._chuck_qpos] = 0.0
         data.qvel[self._chuck_dof] = 0.0
         data.ctrl[self._motor] = 0.0
+        self._initial_conditions = {"drill_x_m": float(xy[0]), "drill_y_m": float(xy[1]),
+                                    "drill_yaw_rad": float(yaw)}  # fmt: skip
         self._rest_z = 0.0
         self._latched = dict.fromkeys(STAGES, False)
         self._pulled_since = None

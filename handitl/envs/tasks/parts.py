@@ -146,6 +146,7 @@ class PickAndPlaceParts(Task):
         low, high = np.array(c.right_xy_low), np.array(c.right_xy_high)
         mirror = np.array([1.0, -1.0])
         placed: list[np.ndarray] = []
+        initial: dict[str, float] = {}
         for slot, k in enumerate(order.tolist()):
             left = slot >= 2
             for _ in range(200):  # rejection sampling; 200 tries never all fail in this box
@@ -156,10 +157,13 @@ class PickAndPlaceParts(Task):
                     break
             placed.append(xy)
             yaw = rng.uniform(-math.pi, math.pi)
+            initial |= {f"{KINDS[k]}_x_m": float(xy[0]), f"{KINDS[k]}_y_m": float(xy[1]),
+                        f"{KINDS[k]}_yaw_rad": float(yaw)}  # fmt: skip
             q = self._qpos[k]
             data.qpos[q : q + 3] = [xy[0], xy[1], 0.0]
             data.qpos[q + 3 : q + 7] = [math.cos(0.5 * yaw), 0.0, 0.0, math.sin(0.5 * yaw)]
             data.qvel[self._dof[k] : self._dof[k] + 6] = 0.0
+        self._initial_conditions = initial
         self._latched = dict.fromkeys(STAGES, False)
 
     # --- measurements -----------------------------------------------------------------------

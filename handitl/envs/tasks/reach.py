@@ -70,6 +70,11 @@ class Reach(Task):
         lo, hi = np.array(self.config.goal_low), np.array(self.config.goal_high)
         data.mocap_pos[self._goal_mocap[Side.RIGHT]] = rng.uniform(lo, hi) * [1.0, -1.0, 1.0]
         data.mocap_pos[self._goal_mocap[Side.LEFT]] = rng.uniform(lo, hi)
+        self._initial_conditions = {
+            f"{side.value}_goal_{axis}_m": float(value)
+            for side in SIDES
+            for axis, value in zip("xyz", data.mocap_pos[self._goal_mocap[side]])
+        }
         self._held = 0
 
     @property

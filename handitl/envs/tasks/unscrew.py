@@ -168,8 +168,12 @@ class UnscrewByHand(Task):
         data.mocap_pos[self._base_mocap] = [xy[0], xy[1], 0.0]
         data.mocap_quat[self._base_mocap] = [math.cos(0.5 * yaw), 0.0, 0.0, math.sin(0.5 * yaw)]
         # Each knob 0.5 to 0.75 turn from the top (a round knob looks the same at any angle).
-        for t in self._threads:
-            t.seat(model, data, rng.uniform(0.0, 0.5 * math.pi))
+        seats = rng.uniform(0.0, 0.5 * math.pi, size=len(self._threads))
+        for t, seat in zip(self._threads, seats):
+            t.seat(model, data, float(seat))
+        self._initial_conditions = {"base_x_m": float(xy[0]), "base_y_m": float(xy[1]),
+                                    "base_yaw_rad": float(yaw),
+                                    **{f"{n}_seat_rad": float(a) for n, a in zip(NUTS, seats)}}  # fmt: skip
         self._latched = dict.fromkeys(STAGES, False)
         self._steady_turn = dict.fromkeys(NUTS, 0.0)
         self._last_turn = {n: t.turn(data) for n, t in zip(NUTS, self._threads)}

@@ -179,6 +179,8 @@ class UnscrewWithDrill(Task):
         for t, drive in zip(self._threads, self._drives):
             t.seat(model, data, 0.0)
             data.ctrl[drive] = 0.0
+        self._initial_conditions = {**self.drill.initial_conditions, "fixture_x_m": float(xy[0]),
+                                    "fixture_y_m": float(xy[1]), "fixture_yaw_rad": float(yaw)}  # fmt: skip
         self._latched = dict.fromkeys(STAGES, False)
         self._steady_turn = dict.fromkeys(SCREWS, 0.0)
         self._last_turn = {s: t.turn(data) for s, t in zip(SCREWS, self._threads)}
