@@ -31,6 +31,7 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from common import parse_seeds  # noqa: E402
 
 from handitl.agents.experts import _EXPERTS, expert_for  # noqa: E402
 from handitl.envs import make_env, task_entry  # noqa: E402
@@ -70,20 +71,6 @@ def run_episode(task: str, seed: int) -> dict[str, Any]:
 
 def _run(args: tuple[str, int]) -> dict[str, Any]:
     return run_episode(*args)
-
-
-def parse_seeds(text: str) -> range:
-    """``"START:STOP"`` -> range(START, STOP); ``"N"`` -> range(N)."""
-    try:
-        if ":" in text:
-            start, stop = (int(part) for part in text.split(":"))
-        else:
-            start, stop = 0, int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: expected N or START:STOP (integers)") from None
-    if start < 0 or stop <= start:
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: need 0 <= START < STOP")
-    return range(start, stop)
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
