@@ -125,6 +125,7 @@ class PickUpDrillExpertConfig:
     close to the arm is under the start pose's fingers and the turning thumb swept
     through its housing (seeds 1000-1299: 11 drills knocked over in the turn without it)."""
     clear_s: float = 0.6
+    """Duration of the back-off, s."""
     turn_offset: tuple[float, float, float] = (-0.03, -0.06, 0.05)
     """Where the hand turns, from its start position (world frame, m)."""
     turn_s: float = 2.0
