@@ -23,7 +23,6 @@ os.environ.setdefault("MUJOCO_GL", "disable")
 import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
-import multiprocessing  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -35,6 +34,7 @@ from common import parse_seeds  # noqa: E402
 
 from handitl.agents.experts import _EXPERTS, expert_for  # noqa: E402
 from handitl.envs import make_env, task_entry  # noqa: E402
+from handitl.parallel import map_in_order  # noqa: E402
 
 
 def run_episode(task: str, seed: int) -> dict[str, Any]:
@@ -164,23 +164,22 @@ def main() -> None:
                                "seeds": f"{seeds.start}:{seeds.stop}"}  # fmt: skip
     episodes: dict[str, list[dict[str, Any]]] = {}
     reports = []
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for task in args.tasks:
-            jobs = [(task, seed) for seed in seeds]
-            bar = tqdm(pool.imap(_run, jobs), total=len(jobs), desc=task, file=sys.stderr, leave=False)
-            runs = list(bar)
-            episodes[task] = runs
-            summary = summarise(runs)
-            results[task] = summary
-            print(f"{task:>18}: success {summary['successes']}/{summary['episodes']} "
-                  f"({100 * summary['success_rate']:.1f}%) over seeds {seeds.start}:{seeds.stop}, "
-                  f"normalised score {summary['mean_normalized_score']:.3f}, completion "
-                  f"{summary['mean_completion_s']} s, {summary['wall_s_per_episode']} s wall/episode",
-                  flush=True)  # fmt: skip
-            if args.report:
-                reports.append(failure_report(task, runs))
-            if args.map is not None and runs[0]["initial_conditions"]:
-                print(f"{'':>18}  map: {draw_map(task, runs, args.map)}", flush=True)
+    for task in args.tasks:
+        jobs = [(task, seed) for seed in seeds]
+        with tqdm(total=len(jobs), desc=task, file=sys.stderr, leave=False) as bar:
+            runs = map_in_order(_run, jobs, args.workers, lambda _: bar.update())
+        episodes[task] = runs
+        summary = summarise(runs)
+        results[task] = summary
+        print(f"{task:>18}: success {summary['successes']}/{summary['episodes']} "
+              f"({100 * summary['success_rate']:.1f}%) over seeds {seeds.start}:{seeds.stop}, "
+              f"normalised score {summary['mean_normalized_score']:.3f}, completion "
+              f"{summary['mean_completion_s']} s, {summary['wall_s_per_episode']} s wall/episode",
+              flush=True)  # fmt: skip
+        if args.report:
+            reports.append(failure_report(task, runs))
+        if args.map is not None and runs[0]["initial_conditions"]:
+            print(f"{'':>18}  map: {draw_map(task, runs, args.map)}", flush=True)
     if reports:
         print("Failing seeds:")
         print("\n".join(reports))

@@ -324,8 +324,9 @@ class PickUpDrillExpert(ScriptedExpert):
         # thumb's closing cannot push the standing drill over.
         fingers = poses["grasp"].copy()
         fingers[thumb] = poses["open"][thumb]
-        # Turn the hand first, where it is (the IK trades position for orientation while
-        # it turns, which would sweep the hand through the drill), then travel.
+        # Back away from the drill, then turn the hand before it travels (the IK trades
+        # position for orientation while turning, which would sweep the hand through the
+        # drill).
         start, _ = self.env.palm_pose(side)
         clear = []
         if c.clear_offset is not None:
