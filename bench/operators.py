@@ -2,16 +2,15 @@
 
     python bench/operators.py [--tasks PickUpDrill BreadClip] [--operators operator_a operator_b]
                               [--methods direct relative jacobian delta] [--seeds 1000:1020]
-                              [--workers 2] [--timed-intent] [--out FILE.json]
+                              [--workers 2] [--out FILE.json]
 
 Each episode is one :class:`handitl.agents.teleop.TeleopSession`: a simulated operator
-profile follows the task expert's targets at a person's pace (``--time-scale``, 3.5x
-slower), acting only through its own hand keypoints and wrists, through the retargeting
-method under test, with the takeover pedal down from the first tick. By default it follows
-the expert's *live* targets (the expert's closed-loop replanning and waits included);
-``--timed-intent`` follows the plan the expert made at reset instead (the old default,
-which never sees the replanned phases). An episode runs up to the task's own time limit x
-the time scale.
+profile plans with the task expert run on the scene (its closed-loop replanning, waits and
+retries included) at a person's pace (``--time-scale``, 3.5x slower), sees it with its
+reaction delay and perception error, and acts only through its own hand keypoints and
+wrists, through the retargeting method under test (calibrated to its hand size), pressing
+the takeover pedal once its hand mirrors the robot's. An episode runs up to the task's own
+time limit x the time scale.
 
 Per task x operator x method: success rate, mean normalised sub-goal score, mean
 completion time of the successful episodes (simulated s) against the task's own limit,
@@ -55,14 +54,12 @@ class Job:
     operator: str
     method: str
     seed: int
-    live_intent: bool
     time_scale: float
 
 
 def run_job(job: Job) -> dict[str, Any]:
     """One operator episode: outcome, score, completion time, steps, wall time."""
-    config = TeleopConfig(task=job.task, operator=job.operator, method=job.method,
-                          time_scale=job.time_scale, live_intent=job.live_intent)  # fmt: skip
+    config = TeleopConfig(task=job.task, operator=job.operator, method=job.method, time_scale=job.time_scale)
     session = TeleopSession(config)
     start = time.perf_counter()
     try:
@@ -114,8 +111,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--time-scale", type=float, default=3.5,
                         help="the operator is this many times slower than the expert")  # fmt: skip
-    parser.add_argument("--timed-intent", action="store_true",
-                        help="follow the expert's plan made at reset, not its live targets")  # fmt: skip
     parser.add_argument("--out", type=pathlib.Path, default=None, metavar="FILE.json",
                         help="write every episode's result")  # fmt: skip
     args = parser.parse_args()
@@ -127,7 +122,7 @@ def main() -> None:
     from tqdm import tqdm
 
     cells = list(itertools.product(args.tasks, args.operators, args.methods))
-    jobs = [Job(t, o, m, s, not args.timed_intent, args.time_scale) for t, o, m in cells for s in args.seeds]
+    jobs = [Job(t, o, m, s, args.time_scale) for t, o, m in cells for s in args.seeds]
     bar = tqdm(total=len(jobs), desc="operator episodes", file=sys.stderr)
     runs = map_in_order(run_job, jobs, args.workers, lambda _: bar.update())
     bar.close()
@@ -136,8 +131,7 @@ def main() -> None:
         by_cell.setdefault((run["task"], run["operator"], run["method"]), []).append(run)
     results = [summarise(by_cell[cell]) for cell in cells]
     seeds = args.seeds
-    print(f"seeds {seeds.start}:{seeds.stop}, {'timed' if args.timed_intent else 'live'} intent, "
-          f"time scale {args.time_scale}")  # fmt: skip
+    print(f"seeds {seeds.start}:{seeds.stop}, time scale {args.time_scale}")
     print("| task | operator | method | success | score | time (s) | task limit (s) | wall s / episode |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -152,7 +146,7 @@ def main() -> None:
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "seeds": f"{seeds.start}:{seeds.stop}",
-        "intent": "timed" if args.timed_intent else "live",
+        "time_scale": args.time_scale,
         "results": results,
     }
     print(json.dumps(summary))

@@ -93,7 +93,7 @@ def _workers(cfg: DictConfig) -> int:
 
 def _teleop_config(cfg: DictConfig, task: str) -> TeleopConfig:
     d = cfg.demos
-    return TeleopConfig(task=task, operator=d.operator, live_intent=bool(d.live_intent),
+    return TeleopConfig(task=task, operator=d.operator,
                         time_scale=float(d.time_scale),
                         max_steps=None if d.max_steps is None else int(d.max_steps))  # fmt: skip
 

@@ -5,17 +5,18 @@ simulated operator watches each rollout and decides when to intervene, as the pa
 operators did "whenever they judged intervention necessary":
 
 * **drift**: the robot's palm is farther than ``drift_on`` from where the task's scripted
-  expert would have it at this time (its timed plan, privileged state), or
+  expert, acting on the scene as it is now (privileged state; its waits and replanning
+  included), wants it, or
 * **stall**: the sub-goal score has not risen for ``stall_time`` seconds;
 
 it then corrects in full takeover or copilot mode - an
 :class:`~handitl.intervention.streams.IntentFollowingOperator` following the expert,
-through the chosen retargeter - for at least ``min_hold`` seconds and until the palm is
-back within ``drift_off`` of the plan (hysteresis, so it does not chatter). The plan is
-played at the pace of the demonstrations the policy learned (``time_scale``: simulated
-teleop demos follow it 3.5x slower): a policy moving at the demos' pace is on plan, and
-the operator corrects at that pace too; the supervisor's times (stall, hold) stretch with
-it. Every step is
+through the chosen retargeter, on every hand the task uses - for at least ``min_hold``
+seconds and until the palm is back within ``drift_off`` of the expert's target
+(hysteresis, so it does not chatter). The expert plays at the pace of the demonstrations
+the policy learned (``time_scale``: simulated teleop demos are 3.5x slower than the
+expert): a policy moving at the demos' pace is on plan, and the operator corrects at
+that pace too; the supervisor's times (stall, hold) stretch with it. Every step is
 recorded (autonomous and intervention segments, per-frame labels; D_corr), with the
 rollout's success in the episode metadata, so the files feed ``scripts/train.py``
 (``data.corrections``, DexHiL weights, FlowCorrect anchors). Collection stops at a budget
@@ -31,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from handitl.agents.experts import ScriptedExpert, expert_for
 from handitl.agents.learned import ChunkPolicy
-from handitl.agents.teleop import ExpertIntent
-from handitl.assets.hand_description import Side
+from handitl.agents.teleop import ExpertIntent, operator_planner
+from handitl.assets.hand_description import SIDES, Side
 from handitl.envs import make_env
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.experiments.wiring import intervention_wrapper
@@ -42,6 +42,7 @@ from handitl.intervention.modes import Mode
 from handitl.intervention.recorder import EpisodeRecorder
 from handitl.intervention.streams import IntentFollowingOperator, get_profile
 from handitl.intervention.streams.frame import HumanFrame
+from handitl.intervention.streams.operators import IntentFollowingConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,22 +64,23 @@ class TriggerConfig:
 
 class SimulatedSupervisor:
     """A :class:`~handitl.intervention.modes.ModeSwitch` of a watching operator (module
-    docstring). It reads privileged state from ``env`` and the plan from ``expert``."""
+    docstring). It reads privileged state from ``env`` and the expert's targets from
+    ``intent`` (updated every tick by the collection loop)."""
 
     def __init__(
         self,
         env: BimanualEnv,
-        expert: ScriptedExpert,
+        intent: ExpertIntent,
         mode: Mode,
         config: TriggerConfig | None = None,
-        sides: tuple[Side, ...] = (Side.RIGHT,),
+        sides: tuple[Side, ...] = SIDES,
         time_scale: float = 1.0,
     ) -> None:
         if mode is Mode.AUTONOMOUS:
             raise ValueError("the supervisor intervenes in TAKEOVER or COPILOT mode")
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale}")
-        self.env, self.expert, self.intervene_mode = env, expert, mode
+        self.env, self.intent, self.intervene_mode = env, intent, mode
         self.config = config or TriggerConfig()
         self.sides = sides
         self.time_scale = float(time_scale)
@@ -91,10 +93,11 @@ class SimulatedSupervisor:
         self.interventions = 0
 
     def drift(self, t: float) -> float:
-        """Largest palm distance from the expert's timed plan at episode time ``t``
-        (the plan played ``time_scale`` times slower), m."""
-        plan = self.expert.intent(t / self.time_scale)
-        return max(float(np.linalg.norm(self.env.palm_pose(s)[0] - plan[s]["palm_pos"])) for s in self.sides)
+        """Largest palm distance from the expert's latest targets at episode time ``t``, m
+        (0 before the expert has acted)."""
+        targets = self.intent(t)
+        gaps = [self.env.palm_pose(s)[0] - targets[s].palm_pos for s in self.sides if s in targets]
+        return max((float(np.linalg.norm(g)) for g in gaps), default=0.0)
 
     def mode(self, t: float, frame: HumanFrame | None) -> Mode:
         drift = self.drift(t)
@@ -134,8 +137,8 @@ class CollectConfig:
     max_steps: int = 500
     """Control ticks per rollout at most."""
     trigger: TriggerConfig = TriggerConfig()
-    sides: tuple[Side, ...] = (Side.RIGHT,)
-    """Hands the operator corrects."""
+    sides: tuple[Side, ...] | None = None
+    """Hands the operator corrects (None: every hand the task's expert uses)."""
     time_scale: float = 1.0
     """Pace of the expert's plan that the supervisor compares with and the operator
     follows: the ``time_scale`` of the demos the policy learned (``TeleopConfig``)."""
@@ -164,12 +167,12 @@ def collect_corrections(
     """Roll ``policy`` out under the simulated supervisor until ``budget_steps`` steps are
     recorded (the last rollout is cut at the budget); seeds ``first_seed``, +1, ..."""
     env = make_env(config.task, terminate_on_success=True, **policy.env_overrides)
-    expert = expert_for(env)
-    intent = ExpertIntent(expert, env, time_scale=config.time_scale)
-    operator = IntentFollowingOperator(get_profile(config.operator), intent)
-    supervisor = SimulatedSupervisor(
-        env, expert, config.mode, config.trigger, config.sides, config.time_scale
-    )
+    expert = operator_planner(env, config.time_scale)
+    sides = expert.sides if config.sides is None else config.sides
+    profile = get_profile(config.operator)
+    intent = ExpertIntent(expert, env, perception_rms=profile.perception_rms)
+    operator = IntentFollowingOperator(profile, intent, IntentFollowingConfig(sides=sides))
+    supervisor = SimulatedSupervisor(env, intent, config.mode, config.trigger, sides, config.time_scale)
     metadata = {
         "task": config.task,
         "method": config.method,
@@ -180,7 +183,8 @@ def collect_corrections(
     }
     recorder = EpisodeRecorder(out_dir, metadata)
     wrapper = intervention_wrapper(
-        env, config.method, operator, supervisor, sides=config.sides, recorder=recorder
+        env, config.method, operator, supervisor, sides=sides, recorder=recorder,
+        operator_scale=profile.hand_scale,
     )
     records: list[RolloutRecord] = []
     used, seed = 0, first_seed
@@ -188,10 +192,14 @@ def collect_corrections(
         while used < config.budget_steps:
             obs, info = wrapper.reset(seed=seed)
             expert.reset()
+            intent.reset(seed)
             policy.reset()
             steps = corrected = 0
             limit = min(config.max_steps, config.budget_steps - used)
             while steps < limit:
+                # The expert acts on the scene every tick: the operator's (and the
+                # supervisor's) idea of where the robot should be now.
+                intent.update(env.data.time, expert(obs))
                 obs, _, terminated, truncated, info = wrapper.step(policy(obs))
                 steps += 1
                 corrected += info["intervention"].mode is not Mode.AUTONOMOUS

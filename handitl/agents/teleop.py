@@ -1,14 +1,19 @@
 """Simulated "teleoperation" demonstrations: an operator drives the robot in full takeover.
 
 Demonstrations for the base policy should carry the imperfection of human teleoperation
-(tremor, reaction delay, workspace resets, the absolute retargeter's hand mapping) rather
-than the scripted expert's clean commands. So a simulated operator
-(:class:`~handitl.intervention.streams.IntentFollowingOperator`) watches the robot and
-follows the expert's plan (``ScriptedExpert.intent``), its hands go through the absolute
-(DexPilot-style, ``"direct"``) retargeter and its wrists through the anchored takeover
-mapping of the :class:`~handitl.intervention.InterventionWrapper`, with the takeover
-pedal down from the first tick; the :class:`~handitl.intervention.recorder.EpisodeRecorder`
-writes the episodes in the D_corr format, so one loader reads demos and corrections.
+(tremor, tracker noise, reaction delay, workspace resets, the retargeter's hand mapping)
+rather than the scripted expert's clean commands. So a simulated operator
+(:class:`~handitl.intervention.streams.IntentFollowingOperator`) plans with the task's
+expert run on the scene every tick (:class:`ExpertIntent`: the expert's closed-loop
+waits, replanning and retries included, seen with the operator's reaction delay and
+perception error), at a person's pace (``time_scale``). It imitates the intended hand
+shape and corrects, on a view of the commanded hand and palm, what it sees remain; its
+hands go through the retargeter under test (by default the absolute, DexPilot-style
+``"direct"`` one, calibrated to the operator's hand size) and its wrists through the
+anchored takeover mapping of the :class:`~handitl.intervention.InterventionWrapper`, the
+pedal pressed once its hand mirrors the robot's. The
+:class:`~handitl.intervention.recorder.EpisodeRecorder` writes the episodes in the D_corr
+format, so one loader reads demos and corrections.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import dataclasses
 import math
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,40 +37,49 @@ from handitl.envs.rotations import quat_from_rotvec
 from handitl.experiments.wiring import intervention_wrapper
 from handitl.intervention.modes import PedalModes
 from handitl.intervention.recorder import EpisodeRecorder, episode_paths
-from handitl.parallel import map_in_order
 from handitl.intervention.streams import IntentFollowingOperator, IntentTarget, get_profile
+from handitl.parallel import map_in_order
 from handitl.retarget import HandKinematics
 
 ABSOLUTE_METHOD = "direct"
 """The absolute (DexPilot-style) retargeter's name in :data:`handitl.retarget.METHODS`."""
 
+_PERCEPTION_STREAM = 0x5EE
+"""Random stream of the operator's perception error (seeded with the episode's seed)."""
+
 
 class ExpertIntent:
-    """``intent(t)`` of an :class:`IntentFollowingOperator` from a scripted expert.
+    """``intent(t)`` of an :class:`IntentFollowingOperator`: the task expert's planner run
+    on the scene, as the operator sees it.
 
-    Two ways to read the expert: its timed plan (``ScriptedExpert.intent(t)``, which
-    ignores the plan's waits and closed-loop replanning), or, with ``live``, the targets
-    of the expert's latest action (call :meth:`update` with it every tick): an operator
-    who watches the expert's progress, waits included. The expert plans hand joint
-    targets; the operator corrects fingertip positions (what a person sees), so joints
-    are turned into fingertip pad positions in the palm frame with the robot hand's own
-    kinematics - the frame and points of the wrapper's ``RobotFeedback``. ``time_scale``
-    plays the timed plan that many times slower (a person is slower than the expert).
+    Every control tick the expert acts on the current scene (object poses, the robot's
+    hands: its closed-loop waits, replanning and retries included) and :meth:`update`
+    keeps its targets with their time; ``intent(t)`` returns the newest targets at or
+    before ``t``. The operator asks at its own reaction delay (``t - reaction_delay``),
+    so it acts on the scene as it was then. A perception error - where the operator
+    believes things are, off by a few millimetres - shifts every palm target by a
+    per-episode offset drawn from ``perception_rms`` (m, per axis) at :meth:`reset`.
+
+    There is no other path: an intent read from the plan made at reset would never see
+    the phases an expert plans as it goes (the bread clip's carry, parts 2-4, the
+    unscrewing experts' later screws), so an operator following it carries objects to
+    placeholders. The expert plans hand joint targets; the operator corrects fingertip
+    positions (what a person sees), so joints become fingertip pad positions in the palm
+    frame with the robot hand's own kinematics - the frame and points of the wrapper's
+    ``RobotFeedback``.
     """
 
-    def __init__(self, expert: ScriptedExpert, env: BimanualEnv, live: bool = False,
-                 time_scale: float = 1.0) -> None:  # fmt: skip
-        if not time_scale > 0.0:
-            raise ValueError(f"time_scale must be positive, got {time_scale}")
-        if live and time_scale != 1.0:
-            raise ValueError("a live intent follows the expert's own clock: slow the expert "
-                             "(ScriptedExpert.time_scale), not the intent")  # fmt: skip
+    def __init__(self, expert: ScriptedExpert, env: BimanualEnv, perception_rms: float = 0.0,
+                 history_s: float = 2.0) -> None:  # fmt: skip
+        if not perception_rms >= 0.0:
+            raise ValueError(f"perception_rms must be >= 0, got {perception_rms}")
         self.expert = expert
-        self.live = live
-        self.time_scale = time_scale
-        """The plan is followed this many times slower than the expert would play it."""
+        self.perception_rms = float(perception_rms)
+        self.history_s = float(history_s)
+        """Seconds of targets kept (longer than any operator's reaction delay)."""
         self._layout = env.layout
-        self._latest: dict[Side, dict[str, np.ndarray]] | None = None
+        self._history: deque[tuple[float, dict[Side, IntentTarget]]] = deque()
+        self._offset = {s: np.zeros(3) for s in SIDES}
         self._kinematics = {s: HandKinematics(build_hand(env.config.hand, s)) for s in SIDES}
         self._present = {
             s: [
@@ -73,38 +88,62 @@ class ExpertIntent:
             for s in SIDES
         }
 
-    def reset(self) -> None:
-        self._latest = None
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the targets; draw this episode's perception error from ``seed``."""
+        self._history.clear()
+        rng = np.random.default_rng(None if seed is None else (int(seed), _PERCEPTION_STREAM))
+        self._offset = {s: rng.normal(0.0, self.perception_rms, 3) for s in SIDES}
 
-    def update(self, action: np.ndarray) -> None:
-        """Remember the expert's latest action (palm pose and hand targets per side)."""
+    def update(self, t: float, action: np.ndarray) -> None:
+        """Keep the expert's action at episode time ``t`` (palm pose and hand targets per side)."""
+        if self._history and t < self._history[-1][0]:
+            raise ValueError(f"intent times must not decrease: {t} after {self._history[-1][0]}")
         lay = self._layout
-        self._latest = {
-            s: {
-                "palm_pos": action[lay.slice(f"{s.value}/pos")].copy(),
-                "palm_quat": quat_from_rotvec(action[lay.slice(f"{s.value}/rotvec")]),
-                "hand_q": action[lay.slice(f"{s.value}/hand")].copy(),
-            }
-            for s in SIDES
-        }
-
-    def __call__(self, t: float) -> dict[Side, IntentTarget]:
-        if self.live and self._latest is not None:
-            plans = self._latest
-        else:
-            plans = self.expert.intent(t / self.time_scale)
-        out = {}
-        for side, plan in plans.items():
-            kin = self._kinematics[side]
-            kin.set_q(kin.clip(np.asarray(plan["hand_q"], dtype=float)))
-            tips = np.full((5, 3), np.nan)
-            tips[self._present[side]] = kin.pads()
-            out[side] = IntentTarget(
-                palm_pos=np.asarray(plan["palm_pos"], dtype=float),
-                palm_quat=np.asarray(plan["palm_quat"], dtype=float),
+        targets = {}
+        for side in SIDES:
+            tips = self.pads(side, action[lay.slice(f"{side.value}/hand")])
+            targets[side] = IntentTarget(
+                palm_pos=action[lay.slice(f"{side.value}/pos")] + self._offset[side],
+                palm_quat=quat_from_rotvec(action[lay.slice(f"{side.value}/rotvec")]),
                 fingertips_in_palm=tips,
             )
-        return out
+        self._history.append((float(t), targets))
+        while len(self._history) > 1 and self._history[1][0] < t - self.history_s:
+            self._history.popleft()
+
+    def pads(self, side: Side, hand_q: np.ndarray) -> np.ndarray:
+        """(5, 3) fingertip pads of ``side``'s robot hand at joints ``hand_q``, palm frame
+        (NaN rows for absent fingers)."""
+        kin = self._kinematics[side]
+        kin.set_q(kin.clip(np.asarray(hand_q, dtype=float)))
+        tips = np.full((5, 3), np.nan)
+        tips[self._present[side]] = kin.pads()
+        return tips
+
+    def __call__(self, t: float) -> dict[Side, IntentTarget]:
+        """The newest targets at or before ``t``; none before the first update."""
+        found: dict[Side, IntentTarget] = {}
+        for t_k, targets in reversed(self._history):
+            if t_k <= t + 1e-9:
+                found = targets
+                break
+        return found
+
+
+OPERATOR_ATTEMPTS = 4
+"""Tries per grasp of an operator's planner: a person keeps trying while there is time
+(the experts' own budgets, 2-3, are for a robot that rarely misses)."""
+
+
+def operator_planner(env: BimanualEnv, time_scale: float) -> ScriptedExpert:
+    """The task's expert as an operator plans with it: at a person's pace (``time_scale``
+    times slower) and with ``OPERATOR_ATTEMPTS`` tries per grasp where it retries."""
+    expert = expert_for(env)
+    expert.time_scale = float(time_scale)
+    config = getattr(expert, "config", None)
+    if dataclasses.is_dataclass(config) and hasattr(config, "attempts"):
+        expert.config = dataclasses.replace(config, attempts=max(config.attempts, OPERATOR_ATTEMPTS))
+    return expert
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,18 +159,12 @@ class TeleopConfig:
     max_steps: int | None = None
     """Control ticks per episode at most (None: the task's time limit x ``time_scale``)."""
     time_scale: float = 3.5
-    """The operator follows the expert's plan this many times slower. People teleoperate
-    slower than a scripted expert moves; at 1x the simulated operator's reaction delay
-    makes it lag the drill expert's fast hand turn by 90-130 mm and knock the drill over.
-    PickUpDrill demos (operator_a, absolute retargeting, seeds 0-5): 1x 0/4, 2.5x 2/6,
-    3.5x 5/6 successful; BreadClip stays at 0/6 (clip pinched and opened, not placed)."""
+    """The operator (and the expert it plans with) is this many times slower than the
+    expert. People teleoperate slower than a scripted expert moves; at 1x the operator's
+    reaction delay makes it lag the drill expert's fast hand turn by 90-130 mm and knock
+    the drill over."""
     stop_on_success: bool = True
     """End an episode at task success (demos then end where the task is done)."""
-    live_intent: bool = False
-    """The operator follows the expert's live targets (waits, closed-loop phases and
-    replanning included) rather than its timed plan; see :class:`ExpertIntent`. The
-    expert itself then plays ``time_scale`` times slower (``ScriptedExpert.time_scale``).
-    Long tasks whose experts plan as they go (UnscrewWithDrill) need it."""
     image_cameras: tuple[str, ...] = ()
     """Cameras whose images are recorded with every observation (for vision policies;
     needs a GL backend, ``MUJOCO_GL=egl`` headless). Empty: state only."""
@@ -158,21 +191,19 @@ class TeleopSession:
     def __init__(self, config: TeleopConfig, recorder: EpisodeRecorder | None = None) -> None:
         self.config = config
         images = {"image_cameras": tuple(config.image_cameras), "image_size": tuple(config.image_size)}
-        self.env = make_env(
-            config.task, terminate_on_success=config.stop_on_success, **(images if config.image_cameras else {})
-        )
-        self.expert = expert_for(self.env)
+        extra = images if config.image_cameras else {}
+        self.env = make_env(config.task, terminate_on_success=config.stop_on_success, **extra)
+        self.expert = operator_planner(self.env, config.time_scale)
         self.time_scale = config.time_scale
-        if config.live_intent:
-            self.expert.time_scale = config.time_scale
-        self.intent = ExpertIntent(self.expert, self.env, live=config.live_intent,
-                                   time_scale=1.0 if config.live_intent else config.time_scale)  # fmt: skip
-        self.operator = IntentFollowingOperator(get_profile(config.operator), self.intent)
+        profile = get_profile(config.operator)
+        self.intent = ExpertIntent(self.expert, self.env, perception_rms=profile.perception_rms)
+        self.operator = IntentFollowingOperator(profile, self.intent)
         self.max_steps = config.max_steps or math.ceil(
             task_entry(config.task).max_episode_steps * self.time_scale
         )
         self.wrapper = intervention_wrapper(
-            self.env, config.method, self.operator, PedalModes(), recorder=recorder
+            self.env, config.method, self.operator, PedalModes(), recorder=recorder,
+            operator_scale=profile.hand_scale,  # the retargeters calibrated to the operator's hand
         )
 
     def run(self, seed: int, on_step: Callable[[dict], None] | None = None) -> tuple[dict, int]:
@@ -180,16 +211,15 @@ class TeleopSession:
         sees every step's info."""
         obs, info = self.wrapper.reset(seed=int(seed))
         self.expert.reset()
-        self.intent.reset()
+        self.intent.reset(seed)
         # While the pedal is up (before the first press, during a workspace reset) the
         # robot keeps its last command: a teleoperated robot has no policy of its own.
-        # The live intent needs the expert stepped for its targets.
+        # The operator's planner (the expert) acts on the scene every tick.
         hold = self.env.hold_action()
         steps = 0
         while steps < self.max_steps:
             steps += 1
-            if self.config.live_intent:
-                self.intent.update(self.expert(obs))
+            self.intent.update(self.env.data.time, self.expert(obs))
             obs, _, terminated, truncated, info = self.wrapper.step(hold)
             hold = info["intervention"].executed_action.copy()
             if on_step is not None:
@@ -219,7 +249,6 @@ def record_teleop_demos(
         "operator": config.operator,
         "kind": "teleop_demo",
         "time_scale": config.time_scale,
-        "live_intent": config.live_intent,
     }
     recorder = EpisodeRecorder(out_dir, metadata)
     session = TeleopSession(config, recorder)
@@ -274,6 +303,8 @@ def record_teleop_demos_parallel(
 
 __all__ = [
     "ABSOLUTE_METHOD",
+    "OPERATOR_ATTEMPTS",
+    "operator_planner",
     "DemoResult",
     "ExpertIntent",
     "TeleopConfig",

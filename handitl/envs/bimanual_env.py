@@ -101,6 +101,8 @@ class BimanualEnv(gym.Env):
         self._ik = DifferentialIK(self.model, arms, [self.robot.hands[s].palm_site for s in SIDES],
                                   self.config.control_dt, self.config.ik)  # fmt: skip
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._tip_bodies: dict[Side, dict[int, int]] | None = None
+        self._ignored_body = np.zeros(0, dtype=bool)
         self._index = _Index.of(self.robot, self.config.control_dt, self.config.ik.velocity_scale)
 
     # --- gymnasium API -------------------------------------------------------------------
@@ -159,6 +161,36 @@ class BimanualEnv(gym.Env):
         """(position m, quaternion w,x,y,z) of a palm frame in the world frame."""
         site = self.robot.hands[side].palm_site
         return self.data.site_xpos[site].copy(), quat_from_mat(self.data.site_xmat[site])
+
+    def fingertip_contacts(self, side: Side) -> np.ndarray:
+        """(5,) bool, FINGERS order: whether each fingertip's link of ``side``'s hand touches
+        a movable object (not the robot, not the static scene such as the table); False for
+        absent fingers. What an operator sees of a grasp: a finger that rests on the object."""
+        if self._tip_bodies is None:
+            self._tip_bodies, self._ignored_body = self._contact_bodies()
+        out = np.zeros(5, dtype=bool)
+        n = self.data.ncon
+        if n == 0:
+            return out
+        b1 = self.model.geom_bodyid[self.data.contact.geom1[:n]]
+        b2 = self.model.geom_bodyid[self.data.contact.geom2[:n]]
+        for k, body in self._tip_bodies[side].items():
+            out[k] = bool(((b1 == body) & ~self._ignored_body[b2]).any()
+                          or ((b2 == body) & ~self._ignored_body[b1]).any())  # fmt: skip
+        return out
+
+    def _contact_bodies(self) -> tuple[dict[Side, dict[int, int]], np.ndarray]:
+        """Each present fingertip's body per side, and a mask of the bodies a grasp ignores:
+        the robot's (all bodies under the arms' roots) and the static scene's (welded to
+        the world)."""
+        m = self.model
+        tips, roots = {}, set()
+        for side in SIDES:
+            hand, arm = self.robot.hands[side], self.robot.arms[side]
+            present = [k for k, s in enumerate(hand.description.fingertip_sites) if s is not None]
+            tips[side] = {k: int(m.site_bodyid[site]) for k, site in zip(present, hand.fingertip_sites)}
+            roots.add(int(m.body_rootid[m.dof_bodyid[arm.dof_idx[0]]]))
+        return tips, np.isin(m.body_rootid, sorted(roots)) | (m.body_weldid == 0)
 
     def hold_action(self) -> np.ndarray:
         """An action that keeps both arms and hands where they are now."""

@@ -37,8 +37,11 @@ from handitl.envs.actions import ActionMode
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_rotvec, rotvec_from_quat
 from handitl.intervention.modes import Mode, ModeSwitch
-from handitl.intervention.shared_control import (AnchoredWristMapping, SharedControlConfig,
-                                                 VelocityResidual)  # fmt: skip
+from handitl.intervention.shared_control import (
+    AnchoredWristMapping,
+    SharedControlConfig,
+    VelocityResidual,  # fmt: skip
+)
 from handitl.intervention.streams.frame import HandState, HumanFrame
 from handitl.intervention.streams.source import ClosedLoopSource, HumanSource, RobotFeedback
 from handitl.retarget.base import Retargeter
@@ -284,8 +287,18 @@ class InterventionWrapper(gym.Wrapper):
             tw = self._layout.slice(f"{side.value}/twist")
             executed[tw] = policy[tw] + self.config.shared_control.authority * residual.twist
 
+    def _palm_command(self, action: np.ndarray, side: Side) -> tuple[np.ndarray, np.ndarray]:
+        """The palm pose (position, quaternion) ``action`` commands for ``side``."""
+        lay = self._layout
+        pos, rotvec = action[lay.slice(f"{side.value}/pos")], action[lay.slice(f"{side.value}/rotvec")]
+        return pos.copy(), quat_from_rotvec(rotvec)
+
     def _feedback(self) -> dict[Side, RobotFeedback]:
         out = {}
+        # A simulated env knows its contacts; a real robot's feedback has none.
+        contacts = getattr(self.base, "fingertip_contacts", None)
+        # The commanded palm (the last executed action) where actions are palm poses.
+        last = self._last_executed if self._layout.mode is not ActionMode.JOINT else None
         for side in SIDES:
             pos, quat = self.base.palm_pose(side)
             hand = self.base.robot.hands[side]
@@ -295,7 +308,10 @@ class InterventionWrapper(gym.Wrapper):
             present = [k for k, s in enumerate(hand.description.fingertip_sites) if s is not None]
             tips[present] = (d.site_xpos[hand.fingertip_sites] - pos) @ R
             out[side] = RobotFeedback(side=side, palm_pos=pos, palm_quat=quat,
-                                      fingertips_in_palm=tips, hand_qpos=d.qpos[hand.qpos_idx].copy())  # fmt: skip
+                                      fingertips_in_palm=tips, hand_qpos=d.qpos[hand.qpos_idx].copy(),
+                                      fingertip_contact=contacts(side) if contacts else None,
+                                      palm_command=None if last is None
+                                      else self._palm_command(last, side))  # fmt: skip
         return out
 
 

@@ -19,7 +19,13 @@ from handitl.agents.dagger import CollectConfig, SimulatedSupervisor, TriggerCon
 from handitl.agents.data import chunk_samples, load_trajectories, state_vector
 from handitl.agents.experts import expert_for
 from handitl.agents.learned import ChunkPolicy
-from handitl.agents.teleop import ExpertIntent, TeleopConfig, record_teleop_demos, record_teleop_demos_parallel
+from handitl.agents.teleop import (
+    ExpertIntent,
+    TeleopConfig,
+    TeleopSession,
+    record_teleop_demos,
+    record_teleop_demos_parallel,
+)
 from handitl.assets.hand_description import Side
 from handitl.envs import make_env
 from handitl.experiments.wiring import intervention_wrapper
@@ -88,23 +94,88 @@ def test_parallel_demos_are_named_in_seed_order_and_repeat_bit_for_bit(tmp_path:
 
 def test_expert_intent_targets_are_the_experts() -> None:
     """The operator's intent is the expert's palm pose, and fingertip pads placed by the
-    robot hand's kinematics at the expert's joint targets (for the timed plan at t = 0 and
-    for the live action alike): at the reset pose they equal the robot's own feedback."""
+    robot hand's kinematics at the expert's joint targets: at the reset pose they equal
+    the robot's own feedback. Targets are read at a delay (the newest at or before t)."""
     env = make_env(TASK)
     obs, _ = env.reset(seed=0)
     expert = expert_for(env)
     expert.reset()
-    for live in (False, True):
-        intent = ExpertIntent(expert, env, live=live)
-        intent.update(expert(obs))
-        target = intent(0.0)[Side.RIGHT]
-        pos, quat = env.palm_pose(Side.RIGHT)
-        assert np.allclose(target.palm_pos, pos, atol=1e-3)
-        assert abs(float(np.dot(target.palm_quat, quat))) > 1 - 1e-4
-        hand = env.robot.hands[Side.RIGHT]
-        rot = env.data.site_xmat[hand.palm_site].reshape(3, 3)
-        tips = (env.data.site_xpos[hand.fingertip_sites] - pos) @ rot
-        assert np.allclose(target.fingertips_in_palm, tips, atol=2e-3)
+    intent = ExpertIntent(expert, env)
+    intent.reset(0)
+    assert intent(0.0) == {}
+    intent.update(0.0, expert(obs))
+    target = intent(0.0)[Side.RIGHT]
+    pos, quat = env.palm_pose(Side.RIGHT)
+    assert np.allclose(target.palm_pos, pos, atol=1e-3)
+    assert abs(float(np.dot(target.palm_quat, quat))) > 1 - 1e-4
+    hand = env.robot.hands[Side.RIGHT]
+    rot = env.data.site_xmat[hand.palm_site].reshape(3, 3)
+    tips = (env.data.site_xpos[hand.fingertip_sites] - pos) @ rot
+    assert np.allclose(target.fingertips_in_palm, tips, atol=2e-3)
+    later = expert(obs) + 0.01
+    intent.update(0.5, later)
+    assert intent(0.4)[Side.RIGHT] is target  # a 0.1 s delay still sees the first targets
+    assert np.allclose(intent(0.5)[Side.RIGHT].palm_pos, target.palm_pos + 0.01)
+    with pytest.raises(ValueError, match="must not decrease"):
+        intent.update(0.2, later)
+
+
+def _run_expert_until(env, expert, intent, obs, segment: str, limit: int = 3000):
+    """Step ``expert`` (with ``intent`` updated each tick) until its segment is ``segment``."""
+    for _ in range(limit):
+        if expert.segment_name == segment:
+            return obs
+        action = expert(obs)
+        intent.update(env.data.time, action)
+        obs, *_ = env.step(action)
+    raise AssertionError(f"the expert never reached {segment!r}")
+
+
+def test_intent_at_the_placement_points_at_the_goal() -> None:
+    """BreadClip: where the operator's intent puts the palm as the lowering begins, the
+    clip's mouth is over the neck (within 5 mm); the plan made at reset ends the carry
+    at the lift point, > 3 cm off (the stale intent the operators used to follow)."""
+    env = make_env("BreadClip")
+    obs, _ = env.reset(seed=3)
+    expert = expert_for(env)
+    expert.reset()
+    intent = ExpertIntent(expert, env)
+    intent.reset(3)
+    carry_end_at_reset = expert.planned(sum(s.duration for s in expert._segments[: expert._carry_index + 1]))
+    _run_expert_until(env, expert, intent, obs, "lower")
+    task, side = env.task, expert.side
+    palm = env.palm_pose(side)[0]
+    neck = task.neck_position(env.data)[:2]
+    mouth = task.mouth_position(env.data)
+    at_target = mouth + (intent(env.data.time)[side].palm_pos - palm)
+    stale = mouth + (carry_end_at_reset[side]["palm_pos"] - palm)
+    assert np.linalg.norm(at_target[:2] - neck) < 0.005
+    assert np.linalg.norm(stale[:2] - neck) > 0.03
+    env.close()
+
+
+def test_intent_carries_every_part_over_its_bin() -> None:
+    """PickAndPlaceParts: as each of the first two parts is lowered, the intent puts its
+    centre of mass over its bin (within 1 cm); the second part is planned only once the
+    first is done, so a plan made at reset never had it."""
+    env = make_env("PickAndPlaceParts")
+    obs, _ = env.reset(seed=1)
+    expert = expert_for(env)
+    expert.reset()
+    intent = ExpertIntent(expert, env)
+    intent.reset(1)
+    planned_at_reset = {s.name for s in expert._segments}
+    kinds = list(expert._queue)
+    kinds.insert(0, expert._current[0])
+    for kind in kinds[:2]:
+        obs = _run_expert_until(env, expert, intent, obs, f"{kind}:lower")
+        side = expert._current[1]
+        palm = env.palm_pose(side)[0]
+        com = env.task.part_com(env.data, kind)
+        at_target = com + (intent(env.data.time)[side].palm_pos - palm)
+        assert np.linalg.norm(at_target[:2] - env.task.bin_centre(kind)[:2]) < 0.01, kind
+    assert f"{kinds[1]}:lower" not in planned_at_reset
+    env.close()
 
 
 def test_loader_gives_states_chunks_labels_and_statistics(demos: Path) -> None:
@@ -203,25 +274,30 @@ def test_train_resume_evaluate_and_flowcorrect_end_to_end(demos: Path, tmp_path:
     assert rows[0] == rows[1]
 
 
-def test_supervisor_follows_the_plan_at_the_demos_pace() -> None:
-    """With time_scale 3.5 (the teleop demos' pace) the supervisor measures drift from
-    the plan at t / 3.5 and its stall time stretches 3.5x: it intervenes on a stalled
-    policy after 3.5 s of episode time for a 1 s stall time, not before."""
+def test_supervisor_measures_drift_from_the_experts_targets_at_the_demos_pace() -> None:
+    """The supervisor's drift is the palm's distance from the expert's latest targets (0
+    before the expert acted); with time_scale 3.5 (the teleop demos' pace) its stall time
+    stretches 3.5x: it intervenes on a stalled policy after 3.5 s of episode time for a
+    1 s stall time, not before."""
     env = make_env(TASK)
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     expert = expert_for(env)
     expert.reset()
+    intent = ExpertIntent(expert, env)
+    intent.reset(0)
     trigger = TriggerConfig(drift_on=10.0, stall_time=1.0)
-    paced = SimulatedSupervisor(env, expert, Mode.TAKEOVER, trigger, time_scale=3.5)
-    palm = env.palm_pose(Side.RIGHT)[0]
-    for t in (2.0, 7.0):
-        expected = np.linalg.norm(palm - expert.intent(t / 3.5)[Side.RIGHT]["palm_pos"])
-        assert paced.drift(t) == pytest.approx(expected, abs=1e-12)
-    assert paced.drift(7.0) != pytest.approx(SimulatedSupervisor(env, expert, Mode.TAKEOVER).drift(7.0))
+    paced = SimulatedSupervisor(env, intent, Mode.TAKEOVER, trigger, time_scale=3.5)
+    assert paced.drift(0.0) == 0.0
+    action = expert(obs)
+    action[:3] += 0.05  # the expert's target 5 cm off on the left palm
+    intent.update(0.0, action)
+    palm = {s: env.palm_pose(s)[0] for s in (Side.LEFT, Side.RIGHT)}
+    expected = max(np.linalg.norm(palm[s] - intent(0.0)[s].palm_pos) for s in palm)
+    assert paced.drift(1.0) == pytest.approx(expected, abs=1e-12) and expected > 0.04
     modes = {t: paced.mode(t, None) for t in (0.0, 3.4, 3.6)}  # the score never rises
     assert modes == {0.0: Mode.AUTONOMOUS, 3.4: Mode.AUTONOMOUS, 3.6: Mode.TAKEOVER}
     with pytest.raises(ValueError, match="time_scale"):
-        SimulatedSupervisor(env, expert, Mode.TAKEOVER, time_scale=0.0)
+        SimulatedSupervisor(env, intent, Mode.TAKEOVER, time_scale=0.0)
     env.close()
 
 
@@ -264,7 +340,7 @@ def test_teleop_demo_completes_the_drill(tmp_path: Path) -> None:
     """A simulated operator (operator_a, absolute retargeting, following the drill
     expert's plan 3.5x slower) picks up the drill and pulls its trigger: the demo ends in
     success, within the task's time limit x the time scale."""
-    (result,) = record_teleop_demos(TeleopConfig(task="PickUpDrill"), tmp_path, [1])
+    (result,) = record_teleop_demos(TeleopConfig(task="PickUpDrill"), tmp_path, [1000])
     assert result.success and result.score == 1.0
     assert result.steps <= 500 * 3.5
     assert read_episode(result.path).metadata["time_scale"] == 3.5
@@ -287,3 +363,73 @@ def test_dagger_script_runs_two_rounds(demos: Path, tmp_path: Path) -> None:
     assert meta["num_samples"] == 2 * STEPS + 2 * 30
     with (tmp_path / "dagger" / "rounds.csv").open() as f:
         assert len(f.read().splitlines()) == 3
+
+
+class _StillPolicy:
+    """A policy that holds one action (the robot at its reset pose): it stalls."""
+
+    env_overrides: dict = {}
+
+    def __init__(self, action: np.ndarray) -> None:
+        self.action = action
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, obs: dict) -> np.ndarray:
+        return self.action.copy()
+
+
+def test_dagger_corrections_reach_both_hands_on_a_two_handed_task(tmp_path: Path) -> None:
+    """PickAndPlaceParts uses both hands, so a stalled policy is taken over on both: in
+    the intervention frames both palms and both hands execute the operator's commands,
+    not the policy's (the old default corrected the right hand only)."""
+    env = make_env("PickAndPlaceParts")
+    env.reset(seed=0)
+    policy = _StillPolicy(env.hold_action())
+    layout = env.layout
+    env.close()
+    trigger = TriggerConfig(stall_time=0.2, min_hold=2.0, max_hold=3.0, drift_on=10.0)
+    config = CollectConfig(task="PickAndPlaceParts", mode=Mode.TAKEOVER, budget_steps=80, max_steps=80,
+                           trigger=trigger, operator="operator_a")  # fmt: skip
+    (record,) = collect_corrections(policy, config, tmp_path / "corr")
+    episode = read_episode(record.path)
+    frames = episode.intervention
+    assert frames.sum() > 40
+    for side in ("left", "right"):
+        for part in ("pos", "hand"):
+            sl = layout.slice(f"{side}/{part}")
+            executed, proposed = episode.executed_action[frames][:, sl], episode.policy_action[frames][:, sl]
+            moved = np.abs(executed - proposed).max()
+            assert moved > 1e-3, (side, part, moved)
+
+
+def test_operator_regrasps_after_a_slip() -> None:
+    """BreadClip teleoperated through direct retargeting: once the operator carries the
+    clip, a scripted slip puts it back on the table where it started. The operator's
+    planner sees the clip no longer follow the hand, regrasps it and still clips it on."""
+    import mujoco
+
+    # A regrasp takes its time: twice the demos' limit (2 x 3.5 x the task's 10 s).
+    config = TeleopConfig(task="BreadClip", operator="operator_a", method="direct", max_steps=3500)
+    session = TeleopSession(config)
+    env, expert = session.env, session.expert
+    clip_joint = env.model.body(env.task._clip_body).jntadr[0]
+    qadr, vadr = env.model.jnt_qposadr[clip_joint], env.model.jnt_dofadr[clip_joint]
+    start: dict[str, np.ndarray] = {}
+    slipped = []
+
+    def slip(info: dict) -> None:
+        if not start:
+            start["qpos"] = env.data.qpos[qadr:qadr + 7].copy()
+        if not slipped and expert.segment_name == "carry":
+            env.data.qpos[qadr:qadr + 7] = start["qpos"]
+            env.data.qpos[env.task._hinge_qpos] = 0.0
+            env.data.qvel[vadr:vadr + 6] = 0.0
+            mujoco.mj_forward(env.model, env.data)
+            slipped.append(env.data.time)
+
+    info, _ = session.run(1001, slip)
+    session.close()
+    assert slipped and expert.regrasps >= 1
+    assert info["success"], (info["stages"], info["time"])

@@ -174,7 +174,7 @@ def test_parts_are_held_by_contact_only() -> None:
 
 def test_hold_keeps_the_pinched_part_and_intent_follows_the_plan() -> None:
     """``hold()`` right after the lift keeps the part in the hand (moves < 1 cm over 2 s,
-    still grasped); ``intent(t)`` gives both sides' palm pose and hand targets, equal at
+    still grasped); ``planned(t)`` gives both sides' palm pose and hand targets, equal at
     a segment's end to that segment's planned targets."""
     env, u = _env()
     obs, _ = env.reset(seed=2)
@@ -190,7 +190,7 @@ def test_hold_keeps_the_pinched_part_and_intent_follows_the_plan() -> None:
     print(f"\nhold drift {drift * 1e3:.2f} mm over 2 s")
     assert drift < 0.01 and u.task.measurements[f"{kind}_grasped"]
     end_t, poses = expert._keyframes[1]
-    intent = expert.intent(end_t)
+    intent = expert.planned(end_t)
     for side, pose in poses.items():
         np.testing.assert_allclose(intent[side]["palm_pos"], pose.pos, atol=1e-12)
         np.testing.assert_allclose(intent[side]["hand_q"], pose.hand_q, atol=1e-12)

@@ -115,8 +115,8 @@ def test_expert_runs_are_bit_identical() -> None:
     np.testing.assert_array_equal(finals[0], finals[1])
 
 
-def test_intent_follows_the_plan() -> None:
-    """``intent(t)`` gives both sides' palm pose and hand targets, equal at a segment's
+def test_planned_follows_the_plan() -> None:
+    """``planned(t)`` gives both sides' palm pose and hand targets, equal at a segment's
     end to that segment's planned targets."""
     env, u = _env()
     env.reset(seed=2)
@@ -124,7 +124,7 @@ def test_intent_follows_the_plan() -> None:
     expert.reset()
     for k in (1, 5):
         end_t, poses = expert._keyframes[k]
-        intent = expert.intent(end_t)
+        intent = expert.planned(end_t)
         for side, pose in poses.items():
             np.testing.assert_allclose(intent[side]["palm_pos"], pose.pos, atol=1e-12)
             np.testing.assert_allclose(intent[side]["hand_q"], pose.hand_q, atol=1e-12)

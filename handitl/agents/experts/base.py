@@ -8,8 +8,10 @@ timeout. Experts also offer
 
 * ``hold()``: keep the current grasp (hand targets frozen at the last command, palms held
   where they are) - the policy the takeover experiments need;
-* ``intent(t)``: the planned palm and fingertip targets at plan time ``t``, which a
-  simulated operator follows (:class:`handitl.intervention.streams.IntentFollowingOperator`).
+* ``planned(t)``: the palm and hand targets of the plan made so far at plan time ``t``,
+  waits ignored (for plots and tests). A simulated operator does not follow it: it runs
+  the expert on the scene every tick (:class:`handitl.agents.teleop.ExpertIntent`), as
+  the plan an expert makes at reset never holds the phases it plans as it goes.
 
 Experts use the end-effector action modes (``ee_pose`` or ``ee_pose_twist``).
 """
@@ -19,7 +21,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +67,7 @@ class Segment:
             line. A palm orbiting a knob's axis while it turns the knob is one move.
         lead: s the targets run ahead of the plan's clock during the move: a feed-forward
             for the arm servos' lag (~0.1 s, :class:`~handitl.envs.controllers.DifferentialIK`)
-            on fast moves that must stay on their path (``intent`` ignores it).
+            on fast moves that must stay on their path (``planned`` ignores it).
     """
 
     name: str
@@ -159,6 +162,18 @@ class ScriptedExpert(abc.ABC):
         self._hold = None
         self.failed = False
 
+    def restart(self) -> None:
+        """Plan again from the current state and play it from its first segment (a retry:
+        the expert's :meth:`plan` sees where the objects are now)."""
+        self._start = {s: self._current_pose(s) for s in SIDES}
+        self._last = {s: dataclasses.replace(p) for s, p in self._start.items()}
+        self._segments = self.plan()
+        self._keyframes = self._plan_keyframes()
+        self._index = 0
+        self._segment_start = self.env.data.time
+        self._waiting_since = None
+        self.failed = False
+
     def __call__(self, observation: dict[str, Any]) -> np.ndarray:
         return self.act(observation)
 
@@ -169,6 +184,11 @@ class ScriptedExpert(abc.ABC):
         targets = self._advance()
         self._last = targets
         return self._action(targets)
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """The hands the task is done with (an operator correcting it uses these)."""
+        return SIDES
 
     @property
     def done(self) -> bool:
@@ -191,9 +211,11 @@ class ScriptedExpert(abc.ABC):
         else:
             self._hold = None
 
-    def intent(self, t: float) -> dict[Side, dict[str, np.ndarray]]:
-        """Planned palm pose and hand targets at plan time ``t`` (s since reset),
-        ignoring waits: ``{side: {"palm_pos", "palm_quat", "hand_q"}}``."""
+    def planned(self, t: float) -> dict[Side, dict[str, np.ndarray]]:
+        """Palm pose and hand targets of the plan made so far at plan time ``t`` (s since
+        reset), ignoring waits: ``{side: {"palm_pos", "palm_quat", "hand_q"}}``. Segments
+        an expert plans as it goes (after a lift, the next part) are not in it until then:
+        not an operator's intent (see :class:`handitl.agents.teleop.ExpertIntent`)."""
         if not self._keyframes:
             return {s: {"palm_pos": p.pos, "palm_quat": p.quat, "hand_q": p.hand_q}
                     for s, p in self._start.items()}  # fmt: skip

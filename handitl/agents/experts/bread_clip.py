@@ -21,6 +21,7 @@ import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
 from handitl.agents.experts.pinch import PadPinch, pad_pinch, palm_rotation
+from handitl.assets.hand_description import Side
 from handitl.assets.props import bread_clip as bc
 from handitl.envs.bimanual_env import BimanualEnv
 from handitl.envs.rotations import quat_from_mat
@@ -56,6 +57,12 @@ class BreadClipExpertConfig:
     """Clip origin height on the neck (off the table: only the spring holds it)."""
     curl: tuple[float, float, float] = (1.2, 1.3, 0.6)
     """MCP, PIP, DIP of the middle, ring and little fingers (curled out of the way), rad."""
+    attempts: int = 3
+    """Most tries: a pinch that does not take, or a clip that slips out of the hand before
+    it is placed, starts the plan again from the clip's pose (a regrasp)."""
+    slip_drop: float = 0.02
+    """The clip counts as slipping once it is this much lower under the palm than when
+    the lift began, m."""
 
 
 class BreadClipExpert(ScriptedExpert):
@@ -69,6 +76,7 @@ class BreadClipExpert(ScriptedExpert):
         self.task: BreadClip = task
         self.config = config or BreadClipExpertConfig()
         self.side = task.config.side
+        self._sides = (self.side,)
         self._hand = env.robot.hands[self.side]
         self._desc = self._hand.description
         names = self._desc.joint_names
@@ -81,11 +89,21 @@ class BreadClipExpert(ScriptedExpert):
         self._pinch_cache: dict[float, PadPinch] = {}
         self._replanned = False
         self._carry_index = -1
+        self._lift_index = -1
+        self._tries = 0
+        self._clip_below_palm: float | None = None
+        self.regrasps = 0
+        """Retries in this episode (failed pinches and slips)."""
 
     @property
     def open_hand(self) -> np.ndarray:
         """(n,) hand targets of the open pre-pinch pose (pads clear of the levers), rad."""
         return self._pinch(self._lever_width + self.config.open_gap_extra).q.copy()
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """Only the working hand (the other stays at its start pose)."""
+        return self._sides
 
     # --- pinch kinematics -------------------------------------------------------------------
 
@@ -98,9 +116,15 @@ class BreadClipExpert(ScriptedExpert):
 
     def _palm_rotation(self, clip_rot: np.ndarray) -> np.ndarray:
         """World rotation of the palm: pinch axis along the clip's +y (index on lever b,
-        thumb on lever a), index fingertip pointing down."""
+        thumb on lever a; the other way round for a clip turned over 90 degrees from its
+        nominal yaw), index fingertip pointing down."""
         w1 = clip_rot[:, 1].copy()
         w1[2] = 0.0
+        # The clip is symmetric: a clip turned more than 90 degrees from its nominal yaw (after
+        # a slip) is pinched from its other side, so the palm turns the short way, in reach.
+        yaw = self.task.config.clip_yaw
+        if w1 @ np.array([-np.sin(yaw), np.cos(yaw), 0.0]) < 0.0:
+            w1 = -w1
         return palm_rotation(self._pinch(self._lever_width), w1 / np.linalg.norm(w1))
 
     # --- plan -------------------------------------------------------------------------------
@@ -143,6 +167,7 @@ class BreadClipExpert(ScriptedExpert):
             ),
             Segment("lift", 0.8, {side: SideTarget(palm_lift)}),
         ]
+        self._lift_index = len(segments) - 1
         self._carry_index = len(segments)
         # Placeholders: replaced after the lift, from the clip's measured pose in the hand.
         segments += self._place_segments(palm_lift, palm_lift)
@@ -198,7 +223,30 @@ class BreadClipExpert(ScriptedExpert):
         self._keyframes = self._plan_keyframes()
         self._replanned = True
 
+    def reset(self) -> None:
+        self._tries = 1
+        self.regrasps = 0
+        self._clip_below_palm = None
+        super().reset()
+
+    def _slipped(self) -> bool:
+        """Between the lift and the placement, the clip no longer follows the palm."""
+        if not self._lift_index <= self._index < self._carry_index + 2 or self.failed:
+            return False
+        drop = self.env.palm_pose(self.side)[0][2] - self.task.clip_pose(self.env.data)[0][2]
+        if self._clip_below_palm is None:
+            self._clip_below_palm = drop
+        placed = self.task.evaluate(self.env.model, self.env.data).stages["placed"]
+        return not placed and drop - self._clip_below_palm > self.config.slip_drop
+
     def act(self, observation: dict) -> np.ndarray:
-        if not self._replanned and self._hold is None and self._index >= self._carry_index:
-            self._replan_placement()
+        if self._hold is None:
+            if (self.failed or self._slipped()) and self._tries < self.config.attempts \
+                    and not self.task.evaluate(self.env.model, self.env.data).stages["placed"]:  # fmt: skip
+                self._tries += 1
+                self.regrasps += 1
+                self._clip_below_palm = None
+                self.restart()
+            if not self._replanned and self._index >= self._carry_index:
+                self._replan_placement()
         return super().act(observation)

@@ -41,6 +41,7 @@ import dataclasses
 import numpy as np
 
 from handitl.agents.experts.base import ScriptedExpert, Segment, SideTarget
+from handitl.assets.hand_description import Side
 from handitl.assets.props import drill as dp
 from handitl.assets.scene import side_prefix
 from handitl.envs.bimanual_env import BimanualEnv
@@ -152,10 +153,16 @@ class PickUpDrillExpert(ScriptedExpert):
         self.task: PickUpDrill = task
         self.config = config or PickUpDrillExpertConfig()
         self.side = task.config.side
+        self._sides = (self.side,)
         self._hand = env.robot.hands[self.side]
         self._names = [n.split("/")[-1] for n in self._hand.description.joint_names]
         self._grasps: dict[float, tuple[tuple[np.ndarray, np.ndarray], dict[str, float]]] = {}
         self._select_grasp(self.config.roll)
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """Only the working hand (the other stays at its start pose)."""
+        return self._sides
 
     def _select_grasp(self, roll: float) -> None:
         """Use the grasp with this roll (palm pose in the drill frame, contact closures),

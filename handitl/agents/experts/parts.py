@@ -23,7 +23,7 @@ side's parts are done. The first part of a side is reached straight from the sta
 pose; later ones from a bin through a pose 8 cm higher, slowly (the arm's differential
 IK is local and velocity-limited: after a bin on the centre line it lags ~20 cm and
 sags on long moves), and the hand comes down only once the palm is within 15 mm of the
-pre-pinch pose. ``hold()`` is the base class's; ``intent(t)`` covers the parts planned
+pre-pinch pose. ``hold()`` is the base class's; ``planned(t)`` covers the parts planned
 so far (each part is planned when its turn comes).
 
 Measured: 50/50 seeds succeed, mean normalised score 1.000, ~23 s per episode

@@ -29,7 +29,7 @@ pinch that does not close (timeout) opens, rises and tries the stroke again; a r
 knob that is not in the hand is pinched where it lies.
 
 Strokes are planned one at a time from the measured knob pose. ``hold()`` is the base
-class's; ``intent(t)`` covers what has been planned so far.
+class's; ``planned(t)`` covers what has been planned so far.
 
 Status: registered in ``expert_for``. With the task's quick-action thread (each knob 0.5
 to 0.75 turn from the top: 3 to 4 strokes) and 100 s episode,

@@ -23,7 +23,7 @@ stood, lowers it until the battery touches the table (or the arm's wrist reaches
 table, and the loosened fingers let the drill slide down), opens the fingers and thumb,
 and withdraws the hand the way it came (out along the palm's normal, then up).
 
-``hold()`` is the base class's. ``intent(t)`` covers the planned segments only (the
+``hold()`` is the base class's. ``planned(t)`` covers the planned segments only (the
 closed-loop phases are not planned ahead).
 """
 

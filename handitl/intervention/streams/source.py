@@ -68,6 +68,12 @@ class RobotFeedback:
     fingertips_in_palm: np.ndarray
     """(f, 3) fingertip positions in the robot palm frame, FINGERS order (NaN if absent)."""
     hand_qpos: np.ndarray
+    fingertip_contact: np.ndarray | None = None
+    """(5,) bool, FINGERS order: the fingertip rests on a movable object (an operator sees a
+    finger touch what it grasps); None where unknown."""
+    palm_command: tuple[np.ndarray, np.ndarray] | None = None
+    """The commanded palm pose (position (3,), quaternion (4,)), robot world: where the arm
+    is told to go, which contact may stop it short of; None where unknown."""
 
 
 @runtime_checkable

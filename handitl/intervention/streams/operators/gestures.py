@@ -276,12 +276,8 @@ class ScriptedOperator:
         noise = self._noise[side]
         q = script.joint_targets(t, self.profile.neutral)
         q = self.hand.clip(q + noise.joint_offset(t, q, self.hand))
-        return HandTrajectory(
-            wrist_pos=pos + noise.wrist_offset(t),
-            wrist_quat=quat_from_rotation(rot),
-            q=q,
-            keypoints=self.hand.forward(q, side),
-        )
+        wrist, keypoints = noise.tracked(t, pos + noise.wrist_offset(t), self.hand.forward(q, side))
+        return HandTrajectory(wrist_pos=wrist, wrist_quat=quat_from_rotation(rot), q=q, keypoints=keypoints)
 
     def frame_at(self, t: float) -> HumanFrame:
         self._last_t = float(t)

@@ -27,6 +27,7 @@ the robot through a headset would:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -78,7 +79,15 @@ class IntentFollowingConfig:
     rotation_gain: float = 4.0
     """Fraction of the palm orientation error corrected per second, 1/s."""
     finger_gain: float = 6.0
-    """Fraction of the fingertip error corrected per second, 1/s."""
+    """Fraction of the seen fingertip error added to the visual correction per second, 1/s."""
+    max_finger_correction: float = 0.05
+    """Bound on each fingertip's visual correction, m (robot hand units)."""
+    squeeze_depth: float = 0.012
+    """How far past the point where a finger touched an object the operator keeps pushing
+    it by sight, m (robot hand units): the squeeze of a grasp."""
+    finger_tracking_gain: float = 15.0
+    """How fast the operator's own fingertips reach where they intend them, 1/s
+    (proprioception: no reaction delay; bounded by the profile's finger speed)."""
     jacobian_damping: float = 0.01
     """Damping of the fingertip least squares, m (keeps joint speeds sane near singularities)."""
     operator_to_robot: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(3))
@@ -95,6 +104,16 @@ class IntentFollowingConfig:
     """Time the takeover pedal is first pressed, s (post-takeover trials start engaged)."""
     predictive: bool = True
     """Predict the robot's present state from the delayed view and one's own motion since."""
+    mirror_before_engage: bool = True
+    """Before the first press, shape one's hand like the robot's (as seen) and press only
+    once it matches (within ``mirror_tolerance``, at most ``mirror_timeout`` late): a
+    person takes over with the robot's gesture, leaving their fingers' range for the task
+    (engaged from a curled rest, a relative mapping cannot curl the robot's flat fingers
+    fully). Only for robot hands with the human model's joints (the procedural hand)."""
+    mirror_tolerance: float = 0.05
+    """Largest joint difference, rad, at which the hand counts as mirroring the robot's."""
+    mirror_timeout: float = 1.0
+    """Press the pedal at ``engage_at`` + this at the latest, mirrored or not, s."""
     sides: tuple[Side, ...] = SIDES
     """Hands the operator uses (others are untracked)."""
 
@@ -135,6 +154,15 @@ class _Arm:
     q: np.ndarray
     resetting: bool = False
     home_since: float | None = None
+    mirrored: bool = False
+    """The fingers match the robot's as last seen (before the first press)."""
+    tip_offset: np.ndarray | None = None
+    """(5, 3) own fingertips (wrist frame) minus the robot's, scaled to the operator's hand,
+    at the first closed-loop step: the operator's learned hand-to-robot correspondence."""
+    tip_correction: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((5, 3)))
+    """(5, 3) visual correction of the intended robot fingertips, robot palm frame, m."""
+    touch_correction: np.ndarray = dataclasses.field(default_factory=lambda: np.full((5, 3), np.nan))
+    """(5, 3) the correction when each finger was first seen touching an object (NaN: free)."""
     emitted: deque[_Emitted] = dataclasses.field(default_factory=deque)
     seen: deque[_Seen] = dataclasses.field(default_factory=deque)
 
@@ -157,6 +185,17 @@ def _prune(items: deque[_Timed], horizon: float) -> None:
     """Drop entries no lookup can need: keep one at or before ``horizon`` and all after."""
     while len(items) > 2 and items[1].t < horizon:
         items.popleft()
+
+
+def _clip_rows(v: np.ndarray, limit: float) -> np.ndarray:
+    """Each row of ``v`` shortened to norm ``limit`` at most."""
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v * np.minimum(1.0, limit / np.maximum(norms, 1e-12))
+
+
+def _damped_step(jac: np.ndarray, move: np.ndarray, damping: float) -> np.ndarray:
+    """Damped least-squares joint step making ``jac @ dq`` approach ``move``."""
+    return jac.T @ np.linalg.solve(jac @ jac.T + damping**2 * np.eye(len(jac)), move)
 
 
 def _clip_norm(v: np.ndarray, limit: float) -> np.ndarray:
@@ -234,6 +273,11 @@ class IntentFollowingOperator:
                 self._return_home(side, arm, t, dt)
             elif self._engaged and side in targets:
                 self._follow(side, arm, targets[side], t_seen, dt)
+            elif not self._engaged and self.engage_events == 0:
+                # At the first frame the hand is already shaped (prepared before the
+                # episode began, from the robot as it is now); later, by sight.
+                first = self._t is None
+                self._mirror(arm, t if first else t_seen, math.inf if first else dt)
         self._update_pedal(t)
         return self._emit(t)
 
@@ -256,8 +300,13 @@ class IntentFollowingOperator:
         base = base or arm.emitted[0]
         prof, cfg = self.profile, self.config
 
-        if target.palm_pos is not None and np.isfinite(fb.palm_pos).all():
-            predicted = fb.palm_pos + self._r_or @ (last.engaged_disp - base.engaged_disp)
+        # The palm is servoed on its command where the view shows it (a ghost overlay):
+        # contact may stop the robot's palm short of its command (fingers on the table),
+        # and a servo on the real palm would push on, winding up an offset that lags the
+        # next move.
+        palm_pos, palm_quat = fb.palm_command if fb.palm_command is not None else (fb.palm_pos, fb.palm_quat)
+        if target.palm_pos is not None and np.isfinite(palm_pos).all():
+            predicted = palm_pos + self._r_or @ (last.engaged_disp - base.engaged_disp)
             v = self._r_or.T @ (cfg.wrist_gain * (np.asarray(target.palm_pos) - predicted))
             new_pos = arm.pos + _clip_norm(v, prof.max_wrist_speed) * dt
             excess = self.profile.workspace.excess(new_pos, side) + cfg.workspace_margin
@@ -265,21 +314,58 @@ class IntentFollowingOperator:
                 self._start_reset(side, arm, new_pos)
                 return
             arm.pos = new_pos
-        if target.palm_quat is not None and np.isfinite(fb.palm_quat).all():
+        if target.palm_quat is not None and np.isfinite(palm_quat).all():
             moved = last.engaged_rot @ base.engaged_rot.T
-            predicted_rot = self._r_or @ moved @ self._r_or.T @ rotation_from_quat(fb.palm_quat)
+            predicted_rot = self._r_or @ moved @ self._r_or.T @ rotation_from_quat(palm_quat)
             err = rotvec_from_rotation(rotation_from_quat(np.asarray(target.palm_quat)) @ predicted_rot.T)
             w = self._r_or.T @ (cfg.rotation_gain * err)
             arm.rot = rotation_from_rotvec(_clip_norm(w, prof.max_wrist_angular_speed) * dt) @ arm.rot
         if target.fingertips_in_palm is not None:
-            predicted_tips = fb.fingertips_in_palm + (last.engaged_tips - base.engaged_tips)
-            err = np.nan_to_num(np.asarray(target.fingertips_in_palm) - predicted_tips)
-            wanted = self.size_ratio * cfg.finger_gain * err * dt  # human fingertips, wrist frame
-            jac = self.hand.fingertip_jacobian(arm.q, side).jacobian.reshape(3 * len(FINGERS), NUM_JOINTS)
-            lam2 = cfg.jacobian_damping**2
-            dq = jac.T @ np.linalg.solve(jac @ jac.T + lam2 * np.eye(len(jac)), wanted.ravel())
-            limit = prof.max_finger_speed * dt
-            arm.q = self.hand.clip(arm.q + np.clip(dq, -limit, limit))
+            self._shape_fingers(side, arm, np.asarray(target.fingertips_in_palm, dtype=float),
+                                fb.fingertips_in_palm, fb.fingertip_contact,
+                                last.engaged_tips - base.engaged_tips, base, dt)  # fmt: skip
+
+    def _shape_fingers(self, side: Side, arm: _Arm, target: np.ndarray, seen_tips: np.ndarray,
+                       contact: np.ndarray | None, own_since: np.ndarray, base: _Emitted,
+                       dt: float) -> None:  # fmt: skip
+        """Fingers: a learned feed-forward plus a visual correction that does not wind up.
+
+        The operator shapes their own hand where, from experience, the robot's fingertips
+        land on the intended ones (own tip = offset + size ratio x (robot tip wanted); the
+        offset is the two hands' correspondence at the first closed-loop step), and
+        corrects what they see remain: the error between the intended fingertips and the
+        robot's (predicted from the delayed view plus their own motion since) accumulates
+        into a per-finger correction, bounded by ``max_finger_correction``. A finger seen
+        resting on an object is pushed by sight at most ``squeeze_depth`` past where it
+        touched: the object blocks it, and an integrator would close the hand without end
+        (the thumb folds into the palm and the pinch is lost). ``target``/``seen_tips``
+        (5, 3) in the robot palm frame; NaN rows (an absent finger, no wish) hold.
+        """
+        cfg, ratio = self.config, self.size_ratio
+        wish = np.isfinite(target).all(axis=1) & np.isfinite(seen_tips).all(axis=1)
+        if arm.tip_offset is None:
+            arm.tip_offset = base.tips - ratio * np.nan_to_num(seen_tips)
+        err = np.where(wish[:, None], target - (seen_tips + own_since), 0.0)
+        corr = _clip_rows(arm.tip_correction + cfg.finger_gain * err * dt, cfg.max_finger_correction)
+        if contact is not None:
+            new = contact & ~np.isfinite(arm.touch_correction).all(axis=1)
+            arm.touch_correction[new] = arm.tip_correction[new]
+            arm.touch_correction[~contact] = np.nan
+            squeezed = arm.touch_correction + _clip_rows(corr - arm.touch_correction, cfg.squeeze_depth)
+            corr = np.where(contact[:, None], squeezed, corr)
+        arm.tip_correction = corr
+        own = self.hand.forward(arm.q, side)[FINGERTIP_INDICES]
+        wanted = arm.tip_offset + ratio * (np.nan_to_num(target) + arm.tip_correction)
+        move = np.where(wish[:, None], wanted - own, 0.0) * min(1.0, cfg.finger_tracking_gain * dt)
+        jac = self.hand.fingertip_jacobian(arm.q, side).jacobian.reshape(3 * len(FINGERS), NUM_JOINTS)
+        dq = _damped_step(jac, move.ravel(), cfg.jacobian_damping)
+        # Joints at a limit that the step pushes further cannot help: solve again without them.
+        at_lower, at_upper = arm.q <= self.hand.lower + 1e-9, arm.q >= self.hand.upper - 1e-9
+        stuck = (at_lower & (dq < 0.0)) | (at_upper & (dq > 0.0))
+        if stuck.any():
+            dq = _damped_step(jac * ~stuck, move.ravel(), cfg.jacobian_damping)
+        limit = self.profile.max_finger_speed * dt
+        arm.q = self.hand.clip(arm.q + np.clip(dq, -limit, limit))
 
     def _start_reset(self, side: Side, arm: _Arm, wanted_pos: np.ndarray) -> None:
         """Stop at the workspace's edge, release the pedal and head home."""
@@ -301,9 +387,27 @@ class IntentFollowingOperator:
             if t - arm.home_since >= self.config.regrip_time - _EPS_T:
                 arm.resetting = False
 
+    def _mirror(self, arm: _Arm, t_seen: float, dt: float) -> None:
+        """Before the first press: move one's fingers toward the robot hand's seen joints."""
+        seen = _latest(arm.seen, t_seen)
+        if seen is None:
+            arm.mirrored = not self.config.mirror_before_engage
+            return
+        arm.mirrored = True
+        if not self.config.mirror_before_engage or len(seen.feedback.hand_qpos) != NUM_JOINTS:
+            return
+        goal = self.hand.clip(np.asarray(seen.feedback.hand_qpos, dtype=float))
+        limit = self.profile.max_finger_speed * dt
+        arm.q = goal.copy() if math.isinf(limit) else arm.q + np.clip(goal - arm.q, -limit, limit)
+        arm.mirrored = float(np.max(np.abs(goal - arm.q))) <= self.config.mirror_tolerance
+
     def _update_pedal(self, t: float) -> None:
-        """Pedal up while any hand resets; pressed again once all are home (and after engage_at)."""
-        want = t >= self.config.engage_at - _EPS_T and not any(a.resetting for a in self._arms.values())
+        """Pedal up while any hand resets; pressed again once all are home (and after engage_at).
+        The first press waits for the hands to mirror the robot's (``mirror_before_engage``)."""
+        cfg = self.config
+        want = t >= cfg.engage_at - _EPS_T and not any(a.resetting for a in self._arms.values())
+        if want and self.engage_events == 0 and t < cfg.engage_at + cfg.mirror_timeout - _EPS_T:
+            want = all(a.mirrored for a in self._arms.values())
         if want and not self._engaged:
             self.engage_events += 1
         self._engaged = want
@@ -317,7 +421,9 @@ class IntentFollowingOperator:
             q = self.hand.clip(arm.q + noise.joint_offset(tt, arm.q[None], self.hand)[0])
             keypoints = self.hand.forward(q, side)
             tips = keypoints[FINGERTIP_INDICES]
-            self._record(arm, t, pos, tips)
+            self._record(arm, t, pos, tips)  # the hand's own motion, without the tracker's noise
+            tracked_pos, tracked = noise.tracked(tt, pos[None], keypoints[None])
+            pos, keypoints = tracked_pos[0], tracked[0]
             hands[side] = HandState(wrist_pos=pos, wrist_quat=quat_from_rotation(arm.rot),
                                     wrist_valid=True, keypoints=keypoints,
                                     valid=np.ones(len(keypoints), bool),

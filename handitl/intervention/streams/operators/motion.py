@@ -66,6 +66,30 @@ class SumOfSines:
 
 
 @dataclasses.dataclass(frozen=True)
+class TickNoise:
+    """White noise per frame: a tracker's frame-to-frame error, ``C`` channels of RMS ``rms``.
+
+    The value at time t is drawn from a generator seeded with (``key``, t in microseconds),
+    so it can be evaluated at any time, in any order, and repeats bit for bit; frames at
+    different times get independent draws.
+    """
+
+    key: int
+    channels: int
+    rms: float
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        """(T, C) values at times ``t`` (T,), s."""
+        times = np.atleast_1d(np.asarray(t, dtype=float))
+        if self.rms == 0.0:
+            return np.zeros((len(times), self.channels))
+        return np.stack([
+            np.random.default_rng((self.key, int(round(x * 1e6)))).normal(0.0, self.rms, self.channels)
+            for x in times
+        ])
+
+
+@dataclasses.dataclass(frozen=True)
 class HandNoise:
     """Tremor and drift of one hand of one operator (wrist in the operator world, fingers in
     joint space)."""
@@ -80,6 +104,9 @@ class HandNoise:
     """21 channels, rad."""
     tremor_rms: float
     """Fingertip tremor RMS, m."""
+    tracking: TickNoise
+    """66 channels (the wrist, then the 21 keypoints, x y z each), m: the tracker's noise,
+    added to what is emitted (not to the hand's motion)."""
 
     @classmethod
     def sample(cls, rng: np.random.Generator, profile: OperatorProfile) -> HandNoise:
@@ -94,13 +121,24 @@ class HandNoise:
             return rng.uniform(*DRIFT_BAND, (channels, DRIFT_COMPONENTS))
 
         per_axis = 1.0 / math.sqrt(3.0)  # the 3D norm carries the profile's RMS
+        # A spawned child keys the tracker noise without advancing ``rng`` (draws after this
+        # one, e.g. a takeover schedule, stay what they were).
+        key = int(rng.spawn(1)[0].integers(2**62))
         return cls(
-            wrist_tremor=SumOfSines.sample(rng, 3, tremor_freqs(3), profile.tremor_rms * per_axis),
+            wrist_tremor=SumOfSines.sample(rng, 3, tremor_freqs(3), profile.wrist_tremor_rms * per_axis),
             wrist_drift=SumOfSines.sample(rng, 3, drift_freqs(3), profile.drift_rms * per_axis),
             finger_tremor=SumOfSines.sample(rng, len(FINGERS), tremor_freqs(len(FINGERS)), 1.0),
             finger_drift=SumOfSines.sample(rng, 21, drift_freqs(21), profile.finger_drift_rms),
             tremor_rms=profile.tremor_rms,
+            tracking=TickNoise(key, 3 + 21 * 3, profile.tracking_noise_rms),
         )
+
+    def tracked(self, t: np.ndarray, wrist_pos: np.ndarray,
+                keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(T, 3) wrist positions and (T, 21, 3) keypoints at times ``t`` (T,) as the tracker
+        reports them (with its per-frame noise)."""
+        noise = self.tracking(t)
+        return wrist_pos + noise[:, :3], keypoints + noise[:, 3:].reshape(-1, 21, 3)
 
     def wrist_offset(self, t: np.ndarray) -> np.ndarray:
         """(T, 3) wrist position offset (tremor + drift) at times ``t`` (T,), m."""

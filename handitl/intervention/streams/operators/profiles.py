@@ -7,11 +7,12 @@ negated). Wrist orientations follow the wrist frame convention of
 :mod:`handitl.intervention.streams.frame`.
 
 The two profiles stand in for the paper's two operators (HandITL §4: results are
-reported per operator). Their numbers are plausible adult values, not measurements:
-physiological tremor is an 8-12 Hz oscillation of a few tenths of a millimetre to ~1 mm
-at the fingertip (e.g. Elble & Koller, "Tremor", 1990); visuo-motor reaction times to a
-seen change are ~150-300 ms; a comfortable (not maximal) reach of the wrist from the
-shoulder is ~60-75% of arm length (ergonomic "normal working area").
+reported per operator). Tremor and tracking noise are measured on real recordings
+(:mod:`.calibration`, ``scripts/measure_operator_noise.py``: a 100 Hz marker mocap of a
+hand and a MediaPipe video stream); the rest are plausible adult values, not
+measurements: drift (no recording holds the hand still long enough), visuo-motor
+reaction times to a seen change (~150-300 ms), a comfortable (not maximal) reach of the
+wrist from the shoulder (~60-75% of arm length, the ergonomic "normal working area").
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class OperatorProfile:
     neutral_pose: tuple[float, ...]
     """(21,) relaxed joint vector (``human_hand.JOINT_NAMES`` order): their "relaxed" gesture."""
     tremor_rms: float
-    """Physiological tremor: RMS displacement of the wrist and of each fingertip, m."""
+    """Physiological tremor: RMS displacement of each fingertip, m."""
+    wrist_tremor_rms: float
+    """Physiological tremor: RMS displacement of the wrist, m."""
     tremor_frequency: float
     """Centre frequency of the tremor, Hz (physiological: 8-12)."""
     tremor_bandwidth: float
@@ -96,6 +99,12 @@ class OperatorProfile:
     """Time from a change in what they see to the start of their response, s."""
     workspace: ArmWorkspace
     """Comfortable arm workspace."""
+    tracking_noise_rms: float = 0.0
+    """Per-frame noise of their hand tracker on the wrist and every keypoint, m per axis
+    (white: frame to frame independent; measured, see :mod:`.calibration`)."""
+    perception_rms: float = 0.0
+    """Error of where they believe an object is, m per axis (one offset per episode: a
+    headset's stereo view misjudges depth by a few millimetres)."""
     max_wrist_speed: float = 0.5
     """Bound on the wrist's intended linear speed, m/s."""
     max_wrist_angular_speed: float = 3.0
@@ -111,8 +120,9 @@ class OperatorProfile:
             raise ProfileError(f"{self.name}: neutral_pose lies outside the joint limits")
         positive = (self.hand_scale, self.tremor_frequency, self.max_wrist_speed,
                     self.max_wrist_angular_speed, self.max_finger_speed)  # fmt: skip
-        nonneg = (self.tremor_rms, self.tremor_bandwidth, self.drift_rms, self.finger_drift_rms,
-                  self.reaction_delay)  # fmt: skip
+        nonneg = (self.tremor_rms, self.wrist_tremor_rms, self.tremor_bandwidth, self.drift_rms,
+                  self.finger_drift_rms, self.reaction_delay, self.perception_rms,
+                  self.tracking_noise_rms)  # fmt: skip
         if min(positive) <= 0.0 or min(nonneg) < 0.0 or not all(map(math.isfinite, positive + nonneg)):
             raise ProfileError(f"{self.name}: scales, rates and amplitudes must be >= 0 (speeds > 0)")
 
@@ -123,7 +133,8 @@ class OperatorProfile:
 
     def still(self) -> OperatorProfile:
         """The same person without tremor or drift (for tests and clean references)."""
-        return dataclasses.replace(self, tremor_rms=0.0, drift_rms=0.0, finger_drift_rms=0.0)
+        return dataclasses.replace(self, tremor_rms=0.0, wrist_tremor_rms=0.0, drift_rms=0.0,
+                                   finger_drift_rms=0.0, tracking_noise_rms=0.0)  # fmt: skip
 
 
 def _neutral(thumb: tuple[float, ...], *fingers: tuple[float, float, float, float]) -> tuple[float, ...]:
@@ -137,12 +148,19 @@ OPERATOR_A = OperatorProfile(
     neutral_pose=_neutral((0.45, 0.15, 0.0, 0.15, 0.10), (0.05, 0.20, 0.30, 0.15),
                           (0.0, 0.25, 0.35, 0.15), (0.05, 0.30, 0.40, 0.20),
                           (0.10, 0.35, 0.45, 0.20)),  # fmt: skip
-    tremor_rms=0.0006,
-    tremor_frequency=9.5,
-    tremor_bandwidth=0.4,
+    # Tremor and tracking noise measured (scripts/measure_operator_noise.py) on the mocap
+    # recording, medians over the markers: fingertips 0.35 mm (0.33-0.61), back of the
+    # hand 0.11 mm, centred on 8.3 Hz with a 1.9 Hz spread; marker noise above 25 Hz
+    # 0.07 mm per axis. Drift is not measurable there (no still stretch): kept.
+    tremor_rms=0.00035,
+    wrist_tremor_rms=0.00011,
+    tremor_frequency=8.3,
+    tremor_bandwidth=1.9,
+    tracking_noise_rms=0.00007,
     drift_rms=0.0015,
     finger_drift_rms=0.01,
     reaction_delay=0.15,
+    perception_rms=0.0015,
     # Taller person (shoulder at 1.45 m); home (elbow bent, forearm forward and down) is
     # 0.30 m from the shoulder, leaving ~0.19 m of comfortable reach straight ahead.
     workspace=ArmWorkspace(shoulder=(0.0, -0.19, 1.45), reach=0.45, home=(0.20, -0.21, 1.23)),
@@ -156,12 +174,18 @@ OPERATOR_B = OperatorProfile(
     neutral_pose=_neutral((0.70, 0.35, 0.0, 0.35, 0.30), (0.0, 0.45, 0.55, 0.30),
                           (0.0, 0.50, 0.60, 0.30), (0.05, 0.60, 0.70, 0.35),
                           (0.15, 0.70, 0.80, 0.40)),  # fmt: skip
-    tremor_rms=0.0009,
-    tremor_frequency=10.5,
-    tremor_bandwidth=0.5,
+    # Half again operator_a's measured tremor (a less steady hand: an assumption, one
+    # subject was recorded), and the per-frame noise measured on the MediaPipe recording
+    # (0.48 mm per axis: camera hand tracking, scripts/measure_operator_noise.py).
+    tremor_rms=0.0005,
+    wrist_tremor_rms=0.00016,
+    tremor_frequency=8.8,
+    tremor_bandwidth=1.9,
+    tracking_noise_rms=0.00048,
     drift_rms=0.0025,
     finger_drift_rms=0.015,
     reaction_delay=0.25,
+    perception_rms=0.0025,
     max_wrist_speed=0.4,
     # Shorter person (shoulder at 1.33 m); home is 0.23 m from the shoulder, ~0.15 m of
     # comfortable reach straight ahead.
