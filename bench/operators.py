@@ -55,11 +55,13 @@ class Job:
     method: str
     seed: int
     time_scale: float
+    retarget_overrides: tuple[tuple[str, float], ...] = ()
 
 
 def run_job(job: Job) -> dict[str, Any]:
     """One operator episode: outcome, score, completion time, steps, wall time."""
-    config = TeleopConfig(task=job.task, operator=job.operator, method=job.method, time_scale=job.time_scale)
+    config = TeleopConfig(task=job.task, operator=job.operator, method=job.method, time_scale=job.time_scale,
+                          retarget_overrides=job.retarget_overrides)  # fmt: skip
     session = TeleopSession(config)
     start = time.perf_counter()
     try:
@@ -101,6 +103,18 @@ def _check_names(parser: argparse.ArgumentParser, kind: str, given: list[str], k
         parser.exit(2, f"operators.py: unknown {kind} {unknown}; choose from {sorted(known)}\n")
 
 
+def _parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> tuple[tuple[str, float], ...]:
+    """``FIELD=VALUE`` pairs (numbers), checked against every chosen method's config."""
+    out = []
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out.append((name, float(value)))
+        except ValueError:
+            parser.exit(2, f"operators.py: --retarget-set needs FIELD=NUMBER, got {item!r}\n")
+    return tuple(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(_EXPERTS))
@@ -111,6 +125,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--time-scale", type=float, default=3.5,
                         help="the operator is this many times slower than the expert")  # fmt: skip
+    parser.add_argument("--retarget-set", nargs="+", default=[], metavar="FIELD=VALUE",
+                        help="ablation: replace fields of the methods' configs")  # fmt: skip
     parser.add_argument("--out", type=pathlib.Path, default=None, metavar="FILE.json",
                         help="write every episode's result")  # fmt: skip
     args = parser.parse_args()
@@ -119,10 +135,21 @@ def main() -> None:
     _check_names(parser, "methods", args.methods, list(METHODS))
     if args.workers < 1 or not args.time_scale > 0:
         parser.exit(2, "operators.py: --workers must be >= 1 and --time-scale > 0\n")
+    overrides = _parse_overrides(parser, args.retarget_set)
+    if overrides:
+        from handitl.envs import make_env
+        from handitl.intervention.factory import hand_retargeters
+
+        env = make_env(args.tasks[0])
+        for method in args.methods:
+            try:
+                hand_retargeters(env, method, sides=(), overrides=dict(overrides))
+            except ValueError as exc:
+                parser.exit(2, f"operators.py: {exc}\n")
     from tqdm import tqdm
 
     cells = list(itertools.product(args.tasks, args.operators, args.methods))
-    jobs = [Job(t, o, m, s, args.time_scale) for t, o, m in cells for s in args.seeds]
+    jobs = [Job(t, o, m, s, args.time_scale, overrides) for t, o, m in cells for s in args.seeds]
     bar = tqdm(total=len(jobs), desc="operator episodes", file=sys.stderr)
     runs = map_in_order(run_job, jobs, args.workers, lambda _: bar.update())
     bar.close()
@@ -131,7 +158,8 @@ def main() -> None:
         by_cell.setdefault((run["task"], run["operator"], run["method"]), []).append(run)
     results = [summarise(by_cell[cell]) for cell in cells]
     seeds = args.seeds
-    print(f"seeds {seeds.start}:{seeds.stop}, time scale {args.time_scale}")
+    print(f"seeds {seeds.start}:{seeds.stop}, time scale {args.time_scale}"
+          + (f", retargeter settings {dict(overrides)}" if overrides else ""))  # fmt: skip
     print("| task | operator | method | success | score | time (s) | task limit (s) | wall s / episode |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -147,6 +175,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "seeds": f"{seeds.start}:{seeds.stop}",
         "time_scale": args.time_scale,
+        "retarget_overrides": dict(overrides),
         "results": results,
     }
     print(json.dumps(summary))

@@ -7,7 +7,7 @@
 Per task (arms: :data:`handitl.experiments.long_horizon.ARMS`):
 
 1. *Base*: ``demos.episodes`` simulated teleoperation demos (an operator following the
-   scripted expert's live targets at a person's pace, through the absolute retargeter;
+   scripted expert run on the scene at a person's pace, through the absolute retargeter;
    :mod:`handitl.agents.teleop`), a flow-matching policy trained on them for
    ``train.base_steps``.
 2. *New data*, one budget of ``budget_steps`` recorded control steps each: new teleop

@@ -108,7 +108,7 @@ def run(cfg: DictConfig, out_dir: Path) -> str:
     table = markdown_table(cells)
     header = (f"# Post-takeover manipulation ({cfg.preset_name}: {cfg.trials} trials x "
               f"{len(cfg.operators)} operators per task and method, seeds {cfg.seed}.."
-              f"{cfg.seed + cfg.trials - 1}, plan followed {cfg.time_scale}x slower)\n\n")  # fmt: skip
+              f"{cfg.seed + cfg.trials - 1}, operators {cfg.time_scale}x slower than the expert)\n\n")  # fmt: skip
     (out_dir / "table1.md").write_text(header + table + "\n")
     return table
 

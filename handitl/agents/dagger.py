@@ -51,7 +51,7 @@ class TriggerConfig:
     which a ``time_scale`` > 1 stretches)."""
 
     drift_on: float = 0.06
-    """Intervene when a palm is this far from the expert's plan."""
+    """Intervene when a palm is this far from the expert's target."""
     drift_off: float = 0.02
     """Release (after ``min_hold``) once every palm is this close again."""
     stall_time: float = 3.0

@@ -165,6 +165,9 @@ class TeleopConfig:
     the drill over."""
     stop_on_success: bool = True
     """End an episode at task success (demos then end where the task is done)."""
+    retarget_overrides: tuple[tuple[str, float], ...] = ()
+    """(field, value) pairs replacing the retargeting method's config: an ablation (e.g.
+    ``(("safety_weight", 0.0),)`` turns the relative method's structural-safety term off)."""
     image_cameras: tuple[str, ...] = ()
     """Cameras whose images are recorded with every observation (for vision policies;
     needs a GL backend, ``MUJOCO_GL=egl`` headless). Empty: state only."""
@@ -204,6 +207,7 @@ class TeleopSession:
         self.wrapper = intervention_wrapper(
             self.env, config.method, self.operator, PedalModes(), recorder=recorder,
             operator_scale=profile.hand_scale,  # the retargeters calibrated to the operator's hand
+            retarget_overrides=dict(config.retarget_overrides),
         )
 
     def run(self, seed: int, on_step: Callable[[dict], None] | None = None) -> tuple[dict, int]:

@@ -2,9 +2,9 @@
 the whole task through one retargeting method.
 
 A trial is one simulated operator (:class:`~handitl.intervention.streams.IntentFollowingOperator`)
-teleoperating a task from its first tick (pedal down), following the task's scripted
-expert's plan at a human pace (:class:`~handitl.agents.teleop.TeleopSession`), with its
-hands retargeted by the method and its wrists mapped by the anchored arm mapping. Per
+teleoperating a task from its first tick (pedal down), planning with the task's scripted
+expert run on the scene at a human pace (:class:`~handitl.agents.teleop.TeleopSession`),
+with its hands retargeted by the method and its wrists mapped by the anchored arm mapping. Per
 trial: success, completion time (simulated s), the sub-goal score, *workspace resets*
 (the operator's wrist left its comfortable reach: pedal up, hand home, pedal down - the
 paper's "Interv."), *retries* (an object that was lifted fell back before it

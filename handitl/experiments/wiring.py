@@ -7,6 +7,7 @@ takes injected objects (it never builds anything from names).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from handitl.assets.hand_description import SIDES, Side
@@ -30,12 +31,15 @@ def make_policy(env: BimanualEnv) -> Any:
 
 def intervention_wrapper(env: BimanualEnv, method: str, source: HumanSource, modes: ModeSwitch, *,
                          operator_scale: float = 1.0, sides: tuple[Side, ...] = SIDES,
-                         recorder: Any = None) -> InterventionWrapper:  # fmt: skip
+                         recorder: Any = None, retarget_overrides: Mapping[str, Any] | None = None,
+                         ) -> InterventionWrapper:  # fmt: skip
     """``env`` wrapped so that ``source`` corrects it through ``method`` on ``sides``.
 
     ``operator_scale`` is the operator's hand size relative to an average adult's; it
     sets the retargeters' human-to-robot scale (a per-operator calibration).
+    ``retarget_overrides`` replaces fields of the method's config (ablations).
     """
-    retargeters = hand_retargeters(env, method, operator_scale=operator_scale, sides=sides)
+    retargeters = hand_retargeters(env, method, operator_scale=operator_scale, sides=sides,
+                                   overrides=retarget_overrides)  # fmt: skip
     config = InterventionConfig(sides=sides)
     return InterventionWrapper(env, source, retargeters, modes, config=config, recorder=recorder)

@@ -20,9 +20,11 @@ from handitl.agents.data import chunk_samples, load_trajectories, state_vector
 from handitl.agents.experts import expert_for
 from handitl.agents.learned import ChunkPolicy
 from handitl.agents.teleop import (
+    OPERATOR_ATTEMPTS,
     ExpertIntent,
     TeleopConfig,
     TeleopSession,
+    operator_planner,
     record_teleop_demos,
     record_teleop_demos_parallel,
 )
@@ -433,3 +435,14 @@ def test_operator_regrasps_after_a_slip() -> None:
     session.close()
     assert slipped and expert.regrasps >= 1
     assert info["success"], (info["stages"], info["time"])
+
+
+def test_operator_planner_is_the_expert_at_a_persons_pace_with_more_tries() -> None:
+    """The operator plans with the task's expert played time_scale slower and retrying each
+    grasp OPERATOR_ATTEMPTS times (the expert's own budget is 2 for parts)."""
+    env = make_env("PickAndPlaceParts")
+    own = expert_for(env)
+    planner = operator_planner(env, 3.5)
+    assert own.config.attempts < OPERATOR_ATTEMPTS == planner.config.attempts
+    assert planner.time_scale == 3.5 and own.time_scale == 1.0
+    env.close()

@@ -185,3 +185,22 @@ def test_expert_rejects_other_tasks() -> None:
     env = make_env("Reach")
     with pytest.raises(TypeError):
         BreadClipExpert(env.unwrapped)
+
+
+def test_a_clip_turned_over_is_pinched_from_its_other_side() -> None:
+    """The clip is symmetric: turned by pi about the vertical (after a slip), it is pinched
+    with the palm it had before (thumb and index on the other levers), not one turned
+    half a revolution out of the arm's reach; turned by 0.3 rad, the palm turns 0.3 rad."""
+    env, u = _env()
+    env.reset(seed=0)
+    expert = BreadClipExpert(u)
+    _, rot = u.task.clip_pose(u.data)
+
+    def turned(angle: float) -> np.ndarray:
+        c, s = np.cos(angle), np.sin(angle)
+        return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
+
+    base = expert._palm_rotation(rot)
+    np.testing.assert_allclose(expert._palm_rotation(turned(np.pi)), base, atol=1e-9)
+    small = expert._palm_rotation(turned(0.3)) @ base.T
+    assert np.degrees(np.arccos((np.trace(small) - 1.0) / 2.0)) == pytest.approx(np.degrees(0.3), abs=0.1)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from handitl.agents import HoldPolicy
+from handitl.assets.hand_description import Side
 from handitl.envs import make_env, registered_tasks
 from handitl.intervention.factory import hand_retargeters
 from handitl.intervention.modes import Interval, Mode, PedalModes, ScheduledModes
@@ -259,3 +260,17 @@ def test_all_modes_run_on_every_task(task: str) -> None:
     assert engages == 2
     assert {Mode.AUTONOMOUS, Mode.TAKEOVER, Mode.COPILOT} <= set(modes)
     wrapper.close()
+
+
+def test_retargeter_overrides_replace_config_fields_and_reject_unknown_ones() -> None:
+    """An ablation setting reaches the retargeter's config (the relative method's
+    structural-safety weight); an unknown field is a ValueError naming the known ones."""
+    env = make_env("Reach")
+    (relative,) = hand_retargeters(env, "relative", sides=(Side.RIGHT,),
+                                   overrides={"safety_weight": 0.0}).values()  # fmt: skip
+    assert relative.config.safety_weight == 0.0
+    (plain,) = hand_retargeters(env, "relative", sides=(Side.RIGHT,)).values()
+    assert plain.config.safety_weight > 0.0
+    with pytest.raises(ValueError, match="known: .*safety_weight"):
+        hand_retargeters(env, "relative", sides=(), overrides={"bogus": 1.0})
+    env.close()

@@ -140,7 +140,7 @@ class ScriptedExpert(abc.ABC):
         """True once a segment's ``until`` timed out (the plan was abandoned)."""
         self.time_scale = 1.0
         """Plays every segment (its move and its wait) this many times slower: a
-        simulated operator following the expert's live targets moves at a person's pace
+        simulated operator planning with the expert moves at a person's pace
         (see :class:`handitl.agents.teleop.ExpertIntent`). Set before :meth:`reset`."""
 
     # --- to implement ----------------------------------------------------------------------

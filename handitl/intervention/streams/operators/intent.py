@@ -1,18 +1,24 @@
 """Intent following: a simulated operator who corrects the robot in closed loop.
 
 The operator is shown an intent (where the robot's palms and fingertips should be, e.g.
-a scripted expert's plan) and the robot's state, both with their reaction delay, and
-moves their own wrists and fingers so that the robot gets there, as a person watching
-the robot through a headset would:
+a scripted expert run on the scene) and the robot's state, both with their reaction
+delay, and moves their own wrists and fingers so that the robot gets there, as a person
+watching the robot through a headset would (docs/operators.md):
 
-* Wrist: intended velocity proportional to the (predicted) robot palm error, mapped into
-  the operator world by ``operator_to_robot`` (R: robot vector = R @ operator vector),
-  speed-bounded. The robot is assumed to follow the wrist's motion while the takeover
-  pedal is down (relative arm shared control, HandITL §3.4).
-* Fingers: the robot fingertip error (robot palm frame), scaled to the operator's hand by
-  the size ratio, becomes a wanted human fingertip displacement in the wrist frame (the
-  same axes convention), solved for joint velocities through the human hand model's
+* Wrist: intended velocity proportional to the (predicted) palm error, mapped into the
+  operator world by ``operator_to_robot`` (R: robot vector = R @ operator vector),
+  speed-bounded. The palm seen is the commanded one where the feedback has it (a view's
+  overlay of the command): contact can stop the real palm short of it, and servoing the
+  real palm then winds up an offset. The robot follows the wrist's motion while the
+  takeover pedal is down (relative arm shared control, HandITL §3.4).
+* Fingers: a learned feed-forward (own fingertips where, by the two hands' correspondence
+  at the first press, the robot's land on the intended ones) plus a bounded visual
+  correction of the remaining fingertip error; a finger seen resting on an object is
+  corrected by sight at most ``squeeze_depth`` past where it touched (the squeeze of a
+  grasp, without winding up). Own fingertips are reached through the human hand model's
   fingertip Jacobian with damped least squares, speed- and limit-bounded.
+* Engage: before the first press the operator shapes their hand like the robot's (where
+  the robot hand has the human hand's joints) and presses once it matches.
 * Delay: the operator sees the intent and the robot as they were ``reaction_delay`` ago.
   Like people (an internal forward model), they predict the robot's present state from
   the delayed view plus their own motion since (the robot follows relative motion only
@@ -20,8 +26,9 @@ the robot through a headset would:
 * Workspace: if the intended wrist would leave the arm's comfortable sphere, the operator
   releases the pedal, brings that wrist back to its home position, and presses the pedal
   again (a *workspace reset*, counted, HandITL §4.3).
-* Tremor and drift of the profile are added to what is emitted; the robot's response to
-  them is seen and corrected like any other error.
+* Tremor, drift and tracker noise of the profile are added to what is emitted; the
+  robot's response to tremor and drift is seen and corrected like any other error, and
+  tracker noise is not part of the hand's own motion.
 """
 
 from __future__ import annotations
