@@ -133,16 +133,22 @@ def _run_expert_until(env, expert, intent, obs, segment: str, limit: int = 3000)
     raise AssertionError(f"the expert never reached {segment!r}")
 
 
+def _expert_and_intent(task: str, seed: int):
+    """A freshly reset env of ``task``, its expert and an ExpertIntent on it."""
+    env = make_env(task)
+    obs, _ = env.reset(seed=seed)
+    expert = expert_for(env)
+    expert.reset()
+    intent = ExpertIntent(expert, env)
+    intent.reset(seed)
+    return env, obs, expert, intent
+
+
 def test_intent_at_the_placement_points_at_the_goal() -> None:
     """BreadClip: where the operator's intent puts the palm as the lowering begins, the
     clip's mouth is over the neck (within 5 mm); the plan made at reset ends the carry
     at the lift point, > 3 cm off (the stale intent the operators used to follow)."""
-    env = make_env("BreadClip")
-    obs, _ = env.reset(seed=3)
-    expert = expert_for(env)
-    expert.reset()
-    intent = ExpertIntent(expert, env)
-    intent.reset(3)
+    env, obs, expert, intent = _expert_and_intent("BreadClip", 3)
     carry_end_at_reset = expert.planned(sum(s.duration for s in expert._segments[: expert._carry_index + 1]))
     _run_expert_until(env, expert, intent, obs, "lower")
     task, side = env.task, expert.side
@@ -160,12 +166,7 @@ def test_intent_carries_every_part_over_its_bin() -> None:
     """PickAndPlaceParts: as each of the first two parts is lowered, the intent puts its
     centre of mass over its bin (within 1 cm); the second part is planned only once the
     first is done, so a plan made at reset never had it."""
-    env = make_env("PickAndPlaceParts")
-    obs, _ = env.reset(seed=1)
-    expert = expert_for(env)
-    expert.reset()
-    intent = ExpertIntent(expert, env)
-    intent.reset(1)
+    env, obs, expert, intent = _expert_and_intent("PickAndPlaceParts", 1)
     planned_at_reset = {s.name for s in expert._segments}
     kinds = list(expert._queue)
     kinds.insert(0, expert._current[0])

@@ -152,15 +152,8 @@ class ScriptedExpert(abc.ABC):
     # --- public API --------------------------------------------------------------------------
 
     def reset(self) -> None:
-        self._start = {s: self._current_pose(s) for s in SIDES}
-        self._last = {s: dataclasses.replace(p) for s, p in self._start.items()}
-        self._segments = self.plan()
-        self._keyframes = self._plan_keyframes()
-        self._index = 0
-        self._segment_start = self.env.data.time
-        self._waiting_since = None
         self._hold = None
-        self.failed = False
+        self.restart()
 
     def restart(self) -> None:
         """Plan again from the current state and play it from its first segment (a retry:
