@@ -6,10 +6,11 @@ rather than the scripted expert's clean commands. So a simulated operator
 (:class:`~handitl.intervention.streams.IntentFollowingOperator`) plans with the task's
 expert run on the scene every tick (:class:`ExpertIntent`: the expert's closed-loop
 waits, replanning and retries included, seen with the operator's reaction delay and
-perception error), at a person's pace (``time_scale``). It imitates the intended hand
-shape and corrects, on a view of the commanded hand and palm, what it sees remain; its
-hands go through the retargeter under test (by default the absolute, DexPilot-style
-``"direct"`` one, calibrated to the operator's hand size) and its wrists through the
+perception error), at a person's pace (``time_scale``). It shapes its fingers from
+experience and corrects what it sees remain (a touching finger squeezes a bounded depth),
+and servoes its wrists on the commanded palm; its hands go through the retargeter under
+test (by default the absolute, DexPilot-style ``"direct"`` one, calibrated to the
+operator's hand size) and its wrists through the
 anchored takeover mapping of the :class:`~handitl.intervention.InterventionWrapper`, the
 pedal pressed once its hand mirrors the robot's. The
 :class:`~handitl.intervention.recorder.EpisodeRecorder` writes the episodes in the D_corr

@@ -34,7 +34,6 @@ watching the robot through a headset would (docs/operators.md):
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -284,7 +283,7 @@ class IntentFollowingOperator:
                 # At the first frame the hand is already shaped (prepared before the
                 # episode began, from the robot as it is now); later, by sight.
                 first = self._t is None
-                self._mirror(arm, t if first else t_seen, math.inf if first else dt)
+                self._mirror(arm, t if first else t_seen, dt, instant=first)
         self._update_pedal(t)
         return self._emit(t)
 
@@ -394,8 +393,9 @@ class IntentFollowingOperator:
             if t - arm.home_since >= self.config.regrip_time - _EPS_T:
                 arm.resetting = False
 
-    def _mirror(self, arm: _Arm, t_seen: float, dt: float) -> None:
-        """Before the first press: move one's fingers toward the robot hand's seen joints."""
+    def _mirror(self, arm: _Arm, t_seen: float, dt: float, instant: bool = False) -> None:
+        """Before the first press: move one's fingers toward the robot hand's seen joints
+        (``instant``: already there, the hand shaped before the episode began)."""
         seen = _latest(arm.seen, t_seen)
         if seen is None:
             arm.mirrored = not self.config.mirror_before_engage
@@ -405,7 +405,7 @@ class IntentFollowingOperator:
             return
         goal = self.hand.clip(np.asarray(seen.feedback.hand_qpos, dtype=float))
         limit = self.profile.max_finger_speed * dt
-        arm.q = goal.copy() if math.isinf(limit) else arm.q + np.clip(goal - arm.q, -limit, limit)
+        arm.q = goal.copy() if instant else arm.q + np.clip(goal - arm.q, -limit, limit)
         arm.mirrored = float(np.max(np.abs(goal - arm.q))) <= self.config.mirror_tolerance
 
     def _update_pedal(self, t: float) -> None:
